@@ -1,0 +1,97 @@
+// The only C++ file that knows Python: converts arrays, checks shapes,
+// releases the GIL while the core computes.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "diversity.hpp"
+#include "mondrian.hpp"
+
+namespace py = pybind11;
+
+namespace {
+
+using F64 = py::array_t<double, py::array::c_style>;
+using I32 = py::array_t<std::int32_t, py::array::c_style>;
+using I64 = py::array_t<std::int64_t, py::array::c_style>;
+
+py::tuple mondrian_py(const F64& x, const I32& sensitive, const I64& categories, std::int64_t k,
+                      const std::string& diversity, double l, double c, const std::string& mode) {
+    if (x.ndim() != 2) {
+        throw std::invalid_argument("quasi_identifiers must be a 2-D array [rows, columns], got " +
+                                    std::to_string(x.ndim()) + " dimensions");
+    }
+    const auto n = static_cast<std::size_t>(x.shape(0));
+    const auto d = static_cast<std::size_t>(x.shape(1));
+    if (categories.ndim() != 1 || static_cast<std::size_t>(categories.shape(0)) != d) {
+        throw std::invalid_argument("categories must be a 1-D array with one entry per quasi-identifier column (" +
+                                    std::to_string(d) + ")");
+    }
+    if (sensitive.ndim() != 1) throw std::invalid_argument("sensitive must be a 1-D array");
+    const auto ns = static_cast<std::size_t>(sensitive.shape(0));
+    if (ns != n && ns != 0) {
+        throw std::invalid_argument("sensitive must have one code per row (" + std::to_string(n) + "), got " +
+                                    std::to_string(ns));
+    }
+    if (mode != "strict" && mode != "relaxed") {
+        throw std::invalid_argument("mode must be 'strict' or 'relaxed', got '" + mode + "'");
+    }
+    medanon::MondrianInput in;
+    in.x = x.data();
+    in.n = n;
+    in.d = d;
+    in.sensitive = ns == n ? sensitive.data() : nullptr;
+    in.categories = categories.data();
+    in.k = k;
+    in.criterion.kind = medanon::parse_diversity(diversity);
+    in.criterion.l = l;
+    in.criterion.c = c;
+    in.relaxed = mode == "relaxed";
+
+    I64 labels(static_cast<py::ssize_t>(n));
+    std::int64_t* out = labels.mutable_data();
+    medanon::MondrianResult res;
+    {
+        py::gil_scoped_release release;
+        res = medanon::mondrian(in, out);
+    }
+    const auto p = static_cast<py::ssize_t>(res.partitions);
+    const auto dd = static_cast<py::ssize_t>(d);
+    F64 mins({p, dd});
+    F64 maxs({p, dd});
+    I64 counts(p);
+    std::copy(res.mins.begin(), res.mins.end(), mins.mutable_data());
+    std::copy(res.maxs.begin(), res.maxs.end(), maxs.mutable_data());
+    std::copy(res.counts.begin(), res.counts.end(), counts.mutable_data());
+    return py::make_tuple(labels, mins, maxs, counts);
+}
+
+bool satisfies_py(const I64& counts, const std::string& diversity, double l, double c) {
+    if (counts.ndim() != 1) throw std::invalid_argument("counts must be a 1-D array");
+    medanon::Criterion crit{medanon::parse_diversity(diversity), l, c};
+    medanon::validate(crit);
+    std::vector<std::int64_t> v(counts.data(), counts.data() + counts.shape(0));
+    for (auto x : v) {
+        if (x < 0) throw std::invalid_argument("counts must be >= 0");
+    }
+    std::vector<std::int64_t> scratch;
+    return medanon::satisfies(crit, v, scratch);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "medanon's C++ core: Mondrian partitioning and diversity criteria. Not a public API.";
+    m.def("mondrian", &mondrian_py, py::arg("quasi_identifiers").noconvert(), py::arg("sensitive").noconvert(),
+          py::arg("categories").noconvert(), py::arg("k"), py::arg("diversity"), py::arg("l"), py::arg("c"),
+          py::arg("mode"),
+          "Partition rows; returns (labels[n], mins[p, d], maxs[p, d], counts[p]).");
+    m.def("satisfies", &satisfies_py, py::arg("counts").noconvert(), py::arg("diversity"), py::arg("l"),
+          py::arg("c"), "True when sensitive-value counts satisfy the diversity criterion.");
+    m.attr("ENTROPY_TOLERANCE") = medanon::kEntropyTolerance;
+}

@@ -1,0 +1,342 @@
+#include "mondrian.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace medanon {
+
+void validate(const MondrianInput& in) {
+    if (in.n == 0) throw std::invalid_argument("the table is empty (0 rows)");
+    if (in.d == 0) throw std::invalid_argument("at least one quasi-identifier column is required");
+    if (in.x == nullptr) throw std::invalid_argument("quasi_identifiers array is missing");
+    if (in.categories == nullptr) throw std::invalid_argument("categories array is missing");
+    if (in.k < 1) throw std::invalid_argument("k must be >= 1, got " + std::to_string(in.k));
+    if (static_cast<std::uint64_t>(in.k) > in.n) {
+        throw std::invalid_argument("k = " + std::to_string(in.k) + " is larger than the number of rows (" +
+                                    std::to_string(in.n) + ")");
+    }
+    validate(in.criterion);
+    if (in.criterion.kind != Diversity::none && in.sensitive == nullptr) {
+        throw std::invalid_argument("a diversity criterion needs the sensitive codes");
+    }
+    for (std::size_t j = 0; j < in.d; ++j) {
+        if (in.categories[j] < 0) {
+            throw std::invalid_argument("categories[" + std::to_string(j) + "] must be >= 0");
+        }
+    }
+    for (std::size_t i = 0; i < in.n; ++i) {
+        const double* row = in.x + i * in.d;
+        for (std::size_t j = 0; j < in.d; ++j) {
+            const double v = row[j];
+            if (!std::isfinite(v)) {
+                throw std::invalid_argument("quasi_identifiers[" + std::to_string(i) + ", " + std::to_string(j) +
+                                            "] is not finite (NaN or infinity)");
+            }
+            const std::int64_t dom = in.categories[j];
+            if (dom > 0 && (v < 0.0 || v >= static_cast<double>(dom) || v != std::floor(v))) {
+                throw std::invalid_argument("quasi_identifiers[" + std::to_string(i) + ", " + std::to_string(j) +
+                                            "] is not a category code in [0, " + std::to_string(dom) + ")");
+            }
+        }
+    }
+    if (in.sensitive != nullptr) {
+        for (std::size_t i = 0; i < in.n; ++i) {
+            if (in.sensitive[i] < 0) {
+                throw std::invalid_argument("sensitive[" + std::to_string(i) + "] is negative; codes must be >= 0");
+            }
+        }
+    }
+}
+
+namespace {
+
+// Everything one run needs, owned here so that concurrent runs share nothing.
+class Partitioner {
+  public:
+    Partitioner(const MondrianInput& in)
+        : in_(in), n_(in.n), d_(in.d), w_(in.x, in.x + in.n * in.d), ws_(in.n, 0), wi_(in.n) {
+        if (in.sensitive != nullptr && in.criterion.kind != Diversity::none) {
+            std::copy(in.sensitive, in.sensitive + n_, ws_.begin());
+        }
+        std::iota(wi_.begin(), wi_.end(), std::int64_t{0});
+        std::int32_t max_code = 0;
+        for (auto s : ws_) max_code = std::max(max_code, s);
+        cnt_.assign(static_cast<std::size_t>(max_code) + 1, 0);
+        lcnt_.assign(cnt_.size(), 0);
+        pmin_.resize(d_);
+        pmax_.resize(d_);
+        distinct_.resize(d_);
+        span_.resize(d_);
+        stamps_.resize(d_);
+        for (std::size_t j = 0; j < d_; ++j) {
+            if (in.categories[j] > 0) stamps_[j].assign(static_cast<std::size_t>(in.categories[j]), 0);
+        }
+        scan(0, n_);
+        gmin_ = pmin_;
+        gmax_ = pmax_;
+        gdistinct_ = distinct_;
+    }
+
+    MondrianResult run(std::int64_t* labels) {
+        count_sensitive(0, n_);
+        const bool root_ok = diverse_whole();
+        clear_sensitive();
+        if (!root_ok) {
+            throw std::invalid_argument(
+                "the table as a whole fails the diversity criterion: no release can satisfy it "
+                "(lower l, or use a sensitive attribute with more well-represented values)");
+        }
+        std::vector<std::pair<std::size_t, std::size_t>> work{{0, n_}};
+        struct Final {
+            std::size_t b, e;
+            std::int64_t first;
+        };
+        std::vector<Final> finals;
+        while (!work.empty()) {
+            const auto [b, e] = work.back();
+            work.pop_back();
+            std::size_t cut = 0;
+            if (e - b >= 2 * static_cast<std::size_t>(in_.k)) cut = try_cut(b, e);
+            if (cut != 0) {
+                work.emplace_back(b, cut);
+                work.emplace_back(cut, e);
+            } else {
+                std::int64_t first = wi_[b];
+                for (std::size_t r = b + 1; r < e; ++r) first = std::min(first, wi_[r]);
+                finals.push_back({b, e, first});
+            }
+        }
+        std::sort(finals.begin(), finals.end(), [](const Final& a, const Final& c) { return a.first < c.first; });
+
+        MondrianResult res;
+        res.partitions = finals.size();
+        res.counts.resize(finals.size());
+        res.mins.resize(finals.size() * d_);
+        res.maxs.resize(finals.size() * d_);
+        for (std::size_t p = 0; p < finals.size(); ++p) {
+            const auto& f = finals[p];
+            res.counts[p] = static_cast<std::int64_t>(f.e - f.b);
+            double* mn = res.mins.data() + p * d_;
+            double* mx = res.maxs.data() + p * d_;
+            const double* row0 = w_.data() + f.b * d_;
+            std::copy(row0, row0 + d_, mn);
+            std::copy(row0, row0 + d_, mx);
+            for (std::size_t r = f.b; r < f.e; ++r) {
+                labels[wi_[r]] = static_cast<std::int64_t>(p);
+                const double* row = w_.data() + r * d_;
+                for (std::size_t j = 0; j < d_; ++j) {
+                    mn[j] = std::min(mn[j], row[j]);
+                    mx[j] = std::max(mx[j], row[j]);
+                }
+            }
+        }
+        return res;
+    }
+
+  private:
+    // min, max and (categorical) distinct count of every dimension over rows [b, e).
+    void scan(std::size_t b, std::size_t e) {
+        const double* row0 = w_.data() + b * d_;
+        std::copy(row0, row0 + d_, pmin_.begin());
+        std::copy(row0, row0 + d_, pmax_.begin());
+        for (std::size_t r = b + 1; r < e; ++r) {
+            const double* row = w_.data() + r * d_;
+            for (std::size_t j = 0; j < d_; ++j) {
+                pmin_[j] = std::min(pmin_[j], row[j]);
+                pmax_[j] = std::max(pmax_[j], row[j]);
+            }
+        }
+        for (std::size_t j = 0; j < d_; ++j) {
+            distinct_[j] = 0;
+            if (in_.categories[j] == 0) continue;
+            if (pmin_[j] == pmax_[j]) {
+                distinct_[j] = 1;
+                continue;
+            }
+            // Epoch stamps: a code is counted once per scan, without clearing.
+            if (++epoch_ == 0) {
+                for (auto& st : stamps_) std::fill(st.begin(), st.end(), 0u);
+                epoch_ = 1;
+            }
+            auto& st = stamps_[j];
+            std::int64_t dcount = 0;
+            for (std::size_t r = b; r < e; ++r) {
+                const auto code = static_cast<std::size_t>(w_[r * d_ + j]);
+                if (st[code] != epoch_) {
+                    st[code] = epoch_;
+                    ++dcount;
+                }
+            }
+            distinct_[j] = dcount;
+        }
+    }
+
+    void count_sensitive(std::size_t b, std::size_t e) {
+        present_.clear();
+        for (std::size_t r = b; r < e; ++r) {
+            const auto s = static_cast<std::size_t>(ws_[r]);
+            if (cnt_[s]++ == 0) present_.push_back(static_cast<std::int32_t>(s));
+        }
+        std::sort(present_.begin(), present_.end());
+    }
+
+    void clear_sensitive() {
+        for (auto s : present_) cnt_[static_cast<std::size_t>(s)] = 0;
+        present_.clear();
+    }
+
+    bool diverse_whole() {
+        left_.clear();
+        for (auto s : present_) left_.push_back(cnt_[static_cast<std::size_t>(s)]);
+        return satisfies(in_.criterion, left_, scratch_);
+    }
+
+    // Both sides diverse, given lcnt_ holds the left side's counts.
+    bool diverse_split() {
+        left_.clear();
+        right_.clear();
+        for (auto s : present_) {
+            const auto si = static_cast<std::size_t>(s);
+            left_.push_back(lcnt_[si]);
+            right_.push_back(cnt_[si] - lcnt_[si]);
+        }
+        return satisfies(in_.criterion, left_, scratch_) && satisfies(in_.criterion, right_, scratch_);
+    }
+
+    template <class Pred>
+    bool diverse_under(std::size_t b, std::size_t e, Pred pred) {
+        for (std::size_t r = b; r < e; ++r) {
+            if (pred(r)) ++lcnt_[static_cast<std::size_t>(ws_[r])];
+        }
+        const bool ok = diverse_split();
+        for (auto s : present_) lcnt_[static_cast<std::size_t>(s)] = 0;
+        return ok;
+    }
+
+    void swap_rows(std::size_t a, std::size_t c) {
+        std::swap_ranges(w_.begin() + static_cast<std::ptrdiff_t>(a * d_),
+                         w_.begin() + static_cast<std::ptrdiff_t>((a + 1) * d_),
+                         w_.begin() + static_cast<std::ptrdiff_t>(c * d_));
+        std::swap(ws_[a], ws_[c]);
+        std::swap(wi_[a], wi_[c]);
+    }
+
+    // Hoare-style two-pointer partition of rows [b, e) by pred; returns the
+    // first row of the right side. Both pointers stream through memory.
+    template <class Pred>
+    std::size_t partition_rows(std::size_t b, std::size_t e, Pred pred) {
+        std::size_t i = b, j = e;
+        while (true) {
+            while (i < j && pred(i)) ++i;
+            while (i < j && !pred(j - 1)) --j;
+            if (i >= j) break;
+            swap_rows(i, j - 1);
+            ++i;
+            --j;
+        }
+        return i;
+    }
+
+    // Returns the first row of the right half after an allowable cut, or 0.
+    std::size_t try_cut(std::size_t b, std::size_t e) {
+        const std::size_t np = e - b;
+        const auto k = static_cast<std::size_t>(in_.k);
+        scan(b, e);
+        order_.clear();
+        for (std::size_t j = 0; j < d_; ++j) {
+            if (in_.categories[j] > 0) {
+                if (distinct_[j] < 2) continue;
+                span_[j] = static_cast<double>(distinct_[j]) / static_cast<double>(gdistinct_[j]);
+            } else {
+                if (!(pmax_[j] > pmin_[j])) continue;
+                span_[j] = (pmax_[j] - pmin_[j]) / (gmax_[j] - gmin_[j]);
+            }
+            order_.push_back(j);
+        }
+        if (order_.empty()) return 0;
+        std::stable_sort(order_.begin(), order_.end(),
+                         [this](std::size_t a, std::size_t c) { return span_[a] > span_[c]; });
+        const bool diverse = in_.criterion.kind != Diversity::none;
+        if (diverse) count_sensitive(b, e);
+        std::size_t result = 0;
+        for (const std::size_t j : order_) {
+            const double* col = w_.data() + j;
+            if (!in_.relaxed) {
+                tmp_.resize(np);
+                for (std::size_t r = 0; r < np; ++r) tmp_[r] = col[(b + r) * d_];
+                const std::size_t mid = (np - 1) / 2;
+                std::nth_element(tmp_.begin(), tmp_.begin() + static_cast<std::ptrdiff_t>(mid), tmp_.end());
+                const double m = tmp_[mid];
+                std::size_t l0 = 0, l1 = 0;
+                for (std::size_t r = 0; r < np; ++r) {
+                    l0 += (tmp_[r] < m);
+                    l1 += (tmp_[r] <= m);
+                }
+                bool use_le;
+                if (l1 < np && l0 > 0) {
+                    const auto dev1 = std::abs(2 * static_cast<long long>(l1) - static_cast<long long>(np));
+                    const auto dev0 = std::abs(2 * static_cast<long long>(l0) - static_cast<long long>(np));
+                    use_le = dev1 <= dev0;
+                } else {
+                    use_le = l1 < np;
+                }
+                const std::size_t left = use_le ? l1 : l0;
+                if (left < k || np - left < k) continue;
+                auto pred_le = [&](std::size_t r) { return col[r * d_] <= m; };
+                auto pred_lt = [&](std::size_t r) { return col[r * d_] < m; };
+                if (diverse) {
+                    const bool ok = use_le ? diverse_under(b, e, pred_le) : diverse_under(b, e, pred_lt);
+                    if (!ok) continue;
+                }
+                result = use_le ? partition_rows(b, e, pred_le) : partition_rows(b, e, pred_lt);
+                break;
+            }
+            // Relaxed: the first np/2 rows in (value, original index) order go left.
+            const std::size_t h = np / 2;
+            if (h < k || np - h < k) continue;
+            keyed_.resize(np);
+            for (std::size_t r = 0; r < np; ++r) keyed_[r] = {col[(b + r) * d_], wi_[b + r]};
+            std::nth_element(keyed_.begin(), keyed_.begin() + static_cast<std::ptrdiff_t>(h), keyed_.end());
+            const auto pivot = keyed_[h];
+            auto pred = [&](std::size_t r) {
+                const double v = col[r * d_];
+                return v < pivot.first || (v == pivot.first && wi_[r] < pivot.second);
+            };
+            if (diverse && !diverse_under(b, e, pred)) continue;
+            result = partition_rows(b, e, pred);
+            break;
+        }
+        if (diverse) clear_sensitive();
+        return result;
+    }
+
+    const MondrianInput& in_;
+    std::size_t n_, d_;
+    std::vector<double> w_;         // working copy of the rows, reordered in place
+    std::vector<std::int32_t> ws_;  // sensitive codes, reordered with the rows
+    std::vector<std::int64_t> wi_;  // original row index, reordered with the rows
+    std::vector<double> pmin_, pmax_, gmin_, gmax_, span_;
+    std::vector<std::int64_t> distinct_, gdistinct_;
+    std::vector<std::vector<std::uint32_t>> stamps_;
+    std::uint32_t epoch_ = 0;
+    std::vector<std::int64_t> cnt_, lcnt_, left_, right_, scratch_;
+    std::vector<std::int32_t> present_;
+    std::vector<std::size_t> order_;
+    std::vector<double> tmp_;
+    std::vector<std::pair<double, std::int64_t>> keyed_;
+};
+
+}  // namespace
+
+MondrianResult mondrian(const MondrianInput& input, std::int64_t* labels) {
+    validate(input);
+    Partitioner p(input);
+    return p.run(labels);
+}
+
+}  // namespace medanon

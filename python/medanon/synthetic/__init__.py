@@ -1,0 +1,1 @@
+"""Seeded synthetic data for the demo, the tests and the benchmarks."""
