@@ -1,0 +1,114 @@
+"""The C++ core and reference.py give identical partitions on any input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from medanon import _core, reference
+from medanon.privacy.criteria import Criterion, satisfies
+
+CRITERIA = [
+    ("none", 1.0, 1.0),
+    ("distinct", 2.0, 1.0),
+    ("distinct", 3.0, 1.0),
+    ("entropy", 1.5, 1.0),
+    ("entropy", 2.0, 1.0),
+    ("recursive", 2.0, 3.0),
+    ("recursive", 3.0, 2.0),
+]
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = draw(st.integers(1, 120))
+    d = draw(st.integers(1, 9))
+    cats = np.zeros(d, dtype=np.int64)
+    cols = []
+    for j in range(d):
+        kind = draw(st.sampled_from(["small-int", "float", "constant", "categorical", "wide"]))
+        if kind == "small-int":  # many ties
+            cols.append(draw(hnp.arrays(np.float64, n, elements=st.integers(0, 4).map(float))))
+        elif kind == "float":
+            cols.append(draw(hnp.arrays(np.float64, n, elements=st.floats(-1e6, 1e6, allow_nan=False, width=32))))
+        elif kind == "constant":
+            cols.append(np.full(n, draw(st.floats(-10, 10, allow_nan=False))))
+        elif kind == "categorical":
+            dom = draw(st.integers(1, 7))
+            cats[j] = dom
+            cols.append(draw(hnp.arrays(np.float64, n, elements=st.integers(0, dom - 1).map(float))))
+        else:
+            cols.append(draw(hnp.arrays(np.float64, n, elements=st.integers(-(10**9), 10**9).map(float))))
+    x = np.ascontiguousarray(np.stack(cols, axis=1))
+    m = draw(st.integers(1, 6))
+    s = draw(hnp.arrays(np.int32, n, elements=st.integers(0, m - 1)))
+    return x, s, cats
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    table=tables(),
+    k=st.integers(1, 12),
+    crit=st.sampled_from(CRITERIA),
+    mode=st.sampled_from(["strict", "relaxed"]),
+)
+def test_core_and_reference_agree(table: tuple[np.ndarray, np.ndarray, np.ndarray], k: int, crit: tuple[str, float, float], mode: str) -> None:
+    x, s, cats = table
+    n = x.shape[0]
+    k = min(k, n)
+    div, l, c = crit
+    args = (x, s if div != "none" else np.zeros(0, np.int32), cats, k, div, l, c, mode)
+    try:
+        ref = reference.mondrian(*args)
+    except ValueError:
+        with pytest.raises(ValueError, match="as a whole"):
+            _core.mondrian(*args)
+        return
+    core = _core.mondrian(*args)
+    for a, b in zip(core, ref, strict=True):
+        np.testing.assert_array_equal(a, b)
+    labels, mins, maxs, counts = core
+    # and the partitions are what they claim: >= k rows each, each diverse, bounds exact
+    assert counts.min() >= k
+    assert counts.sum() == n
+    crit_obj = Criterion(k=k, diversity=div, l=l, c=c)  # type: ignore[arg-type]
+    for p in range(len(counts)):
+        rows = labels == p
+        assert rows.sum() == counts[p]
+        np.testing.assert_array_equal(x[rows].min(axis=0), mins[p])
+        np.testing.assert_array_equal(x[rows].max(axis=0), maxs[p])
+        assert satisfies(crit_obj, np.bincount(s[rows]).tolist())
+    if mode == "strict":  # equal values never split across partitions on a cut dimension
+        first_rows = np.array([np.flatnonzero(labels == p)[0] for p in range(len(counts))])
+        assert np.all(np.diff(first_rows) > 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    counts=st.lists(st.integers(0, 50), min_size=1, max_size=8),
+    crit=st.sampled_from(CRITERIA),
+)
+def test_diversity_check_agrees(counts: list[int], crit: tuple[str, float, float]) -> None:
+    div, l, c = crit
+    expected = satisfies(Criterion(k=1, diversity=div, l=l, c=c), counts)  # type: ignore[arg-type]
+    assert _core.satisfies(np.array(counts, dtype=np.int64), div, l, c) == expected
+
+
+def test_recursive_hand_computed() -> None:
+    # counts 6, 3, 2, 1: r1 = 6; with l = 2 the tail is 3+2+1 = 6.
+    counts = np.array([6, 3, 2, 1], dtype=np.int64)
+    assert not _core.satisfies(counts, "recursive", 2.0, 1.0)  # 6 < 1*6 is false
+    assert _core.satisfies(counts, "recursive", 2.0, 1.01)  # 6 < 6.06
+    assert not _core.satisfies(counts, "recursive", 3.0, 2.0)  # 6 < 2*(2+1) = 6 is false
+    assert _core.satisfies(counts, "recursive", 3.0, 2.5)  # 6 < 7.5
+    assert not _core.satisfies(counts, "recursive", 5.0, 100.0)  # only 4 values
+
+
+def test_entropy_boundary_uniform() -> None:
+    # l values equally often: entropy exactly log(l) must pass despite rounding.
+    for l in range(1, 30):
+        assert _core.satisfies(np.full(l, 7, dtype=np.int64), "entropy", float(l), 1.0)
+        assert not _core.satisfies(np.full(l, 7, dtype=np.int64), "entropy", l + 0.01, 1.0)
