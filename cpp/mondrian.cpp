@@ -70,13 +70,18 @@ class Partitioner {
         lcnt_.assign(cnt_.size(), 0);
         pmin_.resize(d_);
         pmax_.resize(d_);
+        lmin_.resize(d_);
+        lmax_.resize(d_);
+        rmin_.resize(d_);
+        rmax_.resize(d_);
         distinct_.resize(d_);
         span_.resize(d_);
         stamps_.resize(d_);
         for (std::size_t j = 0; j < d_; ++j) {
             if (in.categories[j] > 0) stamps_[j].assign(static_cast<std::size_t>(in.categories[j]), 0);
         }
-        scan(0, n_);
+        scan_bounds(0, n_);
+        count_distinct(0, n_);
         gmin_ = pmin_;
         gmax_ = pmax_;
         gdistinct_ = distinct_;
@@ -91,24 +96,36 @@ class Partitioner {
                 "the table as a whole fails the diversity criterion: no release can satisfy it "
                 "(lower l, or use a sensitive attribute with more well-represented values)");
         }
-        std::vector<std::pair<std::size_t, std::size_t>> work{{0, n_}};
+        // A work item is a row range plus its bounds (d mins then d maxs) in bounds_.
+        struct Item {
+            std::size_t b, e, bounds;
+        };
+        std::vector<Item> work{{0, n_, push_bounds(gmin_.data(), gmax_.data())}};
         struct Final {
-            std::size_t b, e;
+            std::size_t b, e, bounds;
             std::int64_t first;
         };
         std::vector<Final> finals;
+        std::vector<double> final_bounds;
         while (!work.empty()) {
-            const auto [b, e] = work.back();
+            const Item it = work.back();
             work.pop_back();
+            std::copy(bounds_.begin() + static_cast<std::ptrdiff_t>(it.bounds),
+                      bounds_.begin() + static_cast<std::ptrdiff_t>(it.bounds + d_), pmin_.begin());
+            std::copy(bounds_.begin() + static_cast<std::ptrdiff_t>(it.bounds + d_),
+                      bounds_.begin() + static_cast<std::ptrdiff_t>(it.bounds + 2 * d_), pmax_.begin());
+            bounds_.resize(it.bounds);  // the stack discipline frees this item's slot
             std::size_t cut = 0;
-            if (e - b >= 2 * static_cast<std::size_t>(in_.k)) cut = try_cut(b, e);
+            if (it.e - it.b >= 2 * static_cast<std::size_t>(in_.k)) cut = try_cut(it.b, it.e);
             if (cut != 0) {
-                work.emplace_back(b, cut);
-                work.emplace_back(cut, e);
+                work.push_back({it.b, cut, push_bounds(lmin_.data(), lmax_.data())});
+                work.push_back({cut, it.e, push_bounds(rmin_.data(), rmax_.data())});
             } else {
-                std::int64_t first = wi_[b];
-                for (std::size_t r = b + 1; r < e; ++r) first = std::min(first, wi_[r]);
-                finals.push_back({b, e, first});
+                std::int64_t first = wi_[it.b];
+                for (std::size_t r = it.b + 1; r < it.e; ++r) first = std::min(first, wi_[r]);
+                finals.push_back({it.b, it.e, final_bounds.size(), first});
+                final_bounds.insert(final_bounds.end(), pmin_.begin(), pmin_.end());
+                final_bounds.insert(final_bounds.end(), pmax_.begin(), pmax_.end());
             }
         }
         std::sort(finals.begin(), finals.end(), [](const Final& a, const Final& c) { return a.first < c.first; });
@@ -121,26 +138,20 @@ class Partitioner {
         for (std::size_t p = 0; p < finals.size(); ++p) {
             const auto& f = finals[p];
             res.counts[p] = static_cast<std::int64_t>(f.e - f.b);
-            double* mn = res.mins.data() + p * d_;
-            double* mx = res.maxs.data() + p * d_;
-            const double* row0 = w_.data() + f.b * d_;
-            std::copy(row0, row0 + d_, mn);
-            std::copy(row0, row0 + d_, mx);
-            for (std::size_t r = f.b; r < f.e; ++r) {
-                labels[wi_[r]] = static_cast<std::int64_t>(p);
-                const double* row = w_.data() + r * d_;
-                for (std::size_t j = 0; j < d_; ++j) {
-                    mn[j] = std::min(mn[j], row[j]);
-                    mx[j] = std::max(mx[j], row[j]);
-                }
-            }
+            const auto fb = final_bounds.begin() + static_cast<std::ptrdiff_t>(f.bounds);
+            std::copy(fb, fb + static_cast<std::ptrdiff_t>(d_), res.mins.begin() + static_cast<std::ptrdiff_t>(p * d_));
+            std::copy(fb + static_cast<std::ptrdiff_t>(d_), fb + static_cast<std::ptrdiff_t>(2 * d_),
+                      res.maxs.begin() + static_cast<std::ptrdiff_t>(p * d_));
+            const auto label = static_cast<std::int64_t>(p);
+            for (std::size_t r = f.b; r < f.e; ++r) labels[wi_[r]] = label;
         }
         return res;
     }
 
   private:
-    // min, max and (categorical) distinct count of every dimension over rows [b, e).
-    void scan(std::size_t b, std::size_t e) {
+    // min and max of every dimension over rows [b, e) (the root only: children
+    // get theirs from the partition pass that creates them).
+    void scan_bounds(std::size_t b, std::size_t e) {
         const double* row0 = w_.data() + b * d_;
         std::copy(row0, row0 + d_, pmin_.begin());
         std::copy(row0, row0 + d_, pmax_.begin());
@@ -151,6 +162,10 @@ class Partitioner {
                 pmax_[j] = std::max(pmax_[j], row[j]);
             }
         }
+    }
+
+    // distinct codes of each categorical dimension over rows [b, e), given pmin_/pmax_.
+    void count_distinct(std::size_t b, std::size_t e) {
         for (std::size_t j = 0; j < d_; ++j) {
             distinct_[j] = 0;
             if (in_.categories[j] == 0) continue;
@@ -158,7 +173,7 @@ class Partitioner {
                 distinct_[j] = 1;
                 continue;
             }
-            // Epoch stamps: a code is counted once per scan, without clearing.
+            // Epoch stamps: a code is counted once per pass, without clearing.
             if (++epoch_ == 0) {
                 for (auto& st : stamps_) std::fill(st.begin(), st.end(), 0u);
                 epoch_ = 1;
@@ -174,6 +189,13 @@ class Partitioner {
             }
             distinct_[j] = dcount;
         }
+    }
+
+    std::size_t push_bounds(const double* mn, const double* mx) {
+        const std::size_t at = bounds_.size();
+        bounds_.insert(bounds_.end(), mn, mn + d_);
+        bounds_.insert(bounds_.end(), mx, mx + d_);
+        return at;
     }
 
     void count_sensitive(std::size_t b, std::size_t e) {
@@ -208,16 +230,6 @@ class Partitioner {
         return satisfies(in_.criterion, left_, scratch_) && satisfies(in_.criterion, right_, scratch_);
     }
 
-    template <class Pred>
-    bool diverse_under(std::size_t b, std::size_t e, Pred pred) {
-        for (std::size_t r = b; r < e; ++r) {
-            if (pred(r)) ++lcnt_[static_cast<std::size_t>(ws_[r])];
-        }
-        const bool ok = diverse_split();
-        for (auto s : present_) lcnt_[static_cast<std::size_t>(s)] = 0;
-        return ok;
-    }
-
     void swap_rows(std::size_t a, std::size_t c) {
         std::swap_ranges(w_.begin() + static_cast<std::ptrdiff_t>(a * d_),
                          w_.begin() + static_cast<std::ptrdiff_t>((a + 1) * d_),
@@ -226,27 +238,48 @@ class Partitioner {
         std::swap(wi_[a], wi_[c]);
     }
 
+    void take(std::size_t r, double* mn, double* mx) {
+        const double* row = w_.data() + r * d_;
+        for (std::size_t j = 0; j < d_; ++j) {
+            mn[j] = std::min(mn[j], row[j]);
+            mx[j] = std::max(mx[j], row[j]);
+        }
+    }
+
     // Hoare-style two-pointer partition of rows [b, e) by pred; returns the
-    // first row of the right side. Both pointers stream through memory.
+    // first row of the right side. Both pointers stream through memory, and
+    // the same pass gathers each side's bounds (the children's scan) and, when
+    // a diversity criterion is set, the left side's sensitive counts.
     template <class Pred>
-    std::size_t partition_rows(std::size_t b, std::size_t e, Pred pred) {
+    std::size_t partition_rows(std::size_t b, std::size_t e, bool count_left, Pred pred) {
+        constexpr double inf = std::numeric_limits<double>::infinity();
+        std::fill(lmin_.begin(), lmin_.end(), inf);
+        std::fill(rmin_.begin(), rmin_.end(), inf);
+        std::fill(lmax_.begin(), lmax_.end(), -inf);
+        std::fill(rmax_.begin(), rmax_.end(), -inf);
+        double *lmn = lmin_.data(), *lmx = lmax_.data(), *rmn = rmin_.data(), *rmx = rmax_.data();
         std::size_t i = b, j = e;
         while (true) {
-            while (i < j && pred(i)) ++i;
-            while (i < j && !pred(j - 1)) --j;
+            while (i < j && pred(i)) take(i++, lmn, lmx);
+            while (i < j && !pred(j - 1)) take(--j, rmn, rmx);
             if (i >= j) break;
             swap_rows(i, j - 1);
-            ++i;
-            --j;
+            take(i++, lmn, lmx);
+            take(--j, rmn, rmx);
+        }
+        if (count_left) {
+            for (std::size_t r = b; r < i; ++r) ++lcnt_[static_cast<std::size_t>(ws_[r])];
         }
         return i;
     }
 
-    // Returns the first row of the right half after an allowable cut, or 0.
+    // Cuts rows [b, e) (bounds in pmin_/pmax_) at the first allowable
+    // dimension; returns the first row of the right half, or 0 when none is.
+    // On success lmin_/lmax_ and rmin_/rmax_ hold the halves' bounds.
     std::size_t try_cut(std::size_t b, std::size_t e) {
         const std::size_t np = e - b;
         const auto k = static_cast<std::size_t>(in_.k);
-        scan(b, e);
+        count_distinct(b, e);
         order_.clear();
         for (std::size_t j = 0; j < d_; ++j) {
             if (in_.categories[j] > 0) {
@@ -266,6 +299,7 @@ class Partitioner {
         std::size_t result = 0;
         for (const std::size_t j : order_) {
             const double* col = w_.data() + j;
+            std::size_t cut = 0;
             if (!in_.relaxed) {
                 tmp_.resize(np);
                 for (std::size_t r = 0; r < np; ++r) tmp_[r] = col[(b + r) * d_];
@@ -287,28 +321,27 @@ class Partitioner {
                 }
                 const std::size_t left = use_le ? l1 : l0;
                 if (left < k || np - left < k) continue;
-                auto pred_le = [&](std::size_t r) { return col[r * d_] <= m; };
-                auto pred_lt = [&](std::size_t r) { return col[r * d_] < m; };
-                if (diverse) {
-                    const bool ok = use_le ? diverse_under(b, e, pred_le) : diverse_under(b, e, pred_lt);
-                    if (!ok) continue;
-                }
-                result = use_le ? partition_rows(b, e, pred_le) : partition_rows(b, e, pred_lt);
-                break;
+                cut = use_le ? partition_rows(b, e, diverse, [&](std::size_t r) { return col[r * d_] <= m; })
+                             : partition_rows(b, e, diverse, [&](std::size_t r) { return col[r * d_] < m; });
+            } else {
+                // Relaxed: the first np/2 rows in (value, original index) order go left.
+                const std::size_t h = np / 2;
+                if (h < k || np - h < k) continue;
+                keyed_.resize(np);
+                for (std::size_t r = 0; r < np; ++r) keyed_[r] = {col[(b + r) * d_], wi_[b + r]};
+                std::nth_element(keyed_.begin(), keyed_.begin() + static_cast<std::ptrdiff_t>(h), keyed_.end());
+                const auto pivot = keyed_[h];
+                cut = partition_rows(b, e, diverse, [&](std::size_t r) {
+                    const double v = col[r * d_];
+                    return v < pivot.first || (v == pivot.first && wi_[r] < pivot.second);
+                });
             }
-            // Relaxed: the first np/2 rows in (value, original index) order go left.
-            const std::size_t h = np / 2;
-            if (h < k || np - h < k) continue;
-            keyed_.resize(np);
-            for (std::size_t r = 0; r < np; ++r) keyed_[r] = {col[(b + r) * d_], wi_[b + r]};
-            std::nth_element(keyed_.begin(), keyed_.begin() + static_cast<std::ptrdiff_t>(h), keyed_.end());
-            const auto pivot = keyed_[h];
-            auto pred = [&](std::size_t r) {
-                const double v = col[r * d_];
-                return v < pivot.first || (v == pivot.first && wi_[r] < pivot.second);
-            };
-            if (diverse && !diverse_under(b, e, pred)) continue;
-            result = partition_rows(b, e, pred);
+            if (diverse) {
+                const bool ok = diverse_split();
+                for (auto s : present_) lcnt_[static_cast<std::size_t>(s)] = 0;
+                if (!ok) continue;  // rows were reordered, but each side's set is what it was
+            }
+            result = cut;
             break;
         }
         if (diverse) clear_sensitive();
@@ -320,7 +353,8 @@ class Partitioner {
     std::vector<double> w_;         // working copy of the rows, reordered in place
     std::vector<std::int32_t> ws_;  // sensitive codes, reordered with the rows
     std::vector<std::int64_t> wi_;  // original row index, reordered with the rows
-    std::vector<double> pmin_, pmax_, gmin_, gmax_, span_;
+    std::vector<double> pmin_, pmax_, gmin_, gmax_, span_, lmin_, lmax_, rmin_, rmax_;
+    std::vector<double> bounds_;  // the work stack's bounds, 2d values per item
     std::vector<std::int64_t> distinct_, gdistinct_;
     std::vector<std::vector<std::uint32_t>> stamps_;
     std::uint32_t epoch_ = 0;
