@@ -1,0 +1,595 @@
+"""Burned-in text: find it in DICOM pixels with classical OpenCV and mask it.
+
+The steps, per frame:
+
+1. *Normalise* the stored values to 8-bit grey (min-max; colour frames use
+   the brightest channel, so coloured annotations stay bright).
+2. *Stroke response*: the larger of the white and black top-hat with a
+   15 px square, which keeps thin strokes of either polarity and drops
+   anatomy wider than a stroke.
+3. *Threshold* the response at ``max(floor, k * local clutter)``, the
+   clutter being the local mean of the (capped) response, so speckle and
+   noisy regions need a stronger stroke than clean ones.
+4. *Group* strokes into characters and words with a horizontal closing, then
+   keep connected components whose height, fill and stroke-to-surround
+   contrast look like text.
+5. *Pad* the kept boxes, merge overlaps, and mask their union with the
+   frame's black: its minimum (MONOCHROME2), maximum (MONOCHROME1), zero
+   (RGB), or the darkest palette entry (PALETTE COLOR).
+
+:func:`clean_pixels` applies this to every frame of a dataset, adds the
+fixed regions of :mod:`medanon.dicom.pixel_rules`, and writes the pixels back
+either uncompressed (Explicit VR Little Endian) or, when the input was
+compressed, as RLE Lossless — never a compressed transfer syntax over
+native pixels or the reverse.
+
+References
+----------
+DICOM PS3.15 Annex E, Table E.1-1: Clean Pixel Data Option, Clean Graphics
+Option; PS3.3 C.7.6.1.1.7 Burned In Annotation; PS3.3 C.9 Overlays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pydicom.uid import UID, ExplicitVRLittleEndian, RLELossless
+
+from medanon.dicom.pixel_rules import PixelRule, load_rules, match_regions
+
+__all__ = [
+    "Box",
+    "PixelDataError",
+    "PixelResult",
+    "clean_pixels",
+    "decode_frames",
+    "detect_text",
+    "mask_frame",
+]
+
+
+class PixelDataError(ValueError):
+    """Pixel data cannot be decoded or is inconsistent with its header.
+
+    The message states the reason and never contains an identifier.
+    """
+
+
+@dataclass(frozen=True)
+class PixelResult:
+    """What :func:`clean_pixels` did to one dataset.
+
+    Attributes
+    ----------
+    scanned : bool
+        The detector ran on every frame.
+    frames : int
+        Number of frames in the pixel data.
+    boxes_masked : int
+        Boxes masked over all frames (detected and fixed-region).
+    rule_boxes : int
+        Boxes that came from the fixed-region rules (over all frames).
+    detail : str
+        Short reason or summary, e.g. ``"off"``, ``"no pixel data"``.
+    """
+
+    scanned: bool
+    frames: int
+    boxes_masked: int
+    rule_boxes: int
+    detail: str
+
+
+class Box(NamedTuple):
+    """A rectangle in pixel coordinates: columns ``x:x+w``, rows ``y:y+h``."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+# ---------------------------------------------------------------- detection
+
+
+@dataclass(frozen=True)
+class _Params:
+    floor: float  # minimum stroke response (0-255) for a stroke pixel
+    clutter_k: float  # threshold multiple of the local clutter
+    sep_min: float  # stroke response / response of the rest of the box
+    min_h: int  # minimum component height (px, at the working scale)
+    min_pixels: int  # minimum stroke pixels in a component
+
+
+_USUAL = _Params(floor=20.0, clutter_k=2.5, sep_min=1.9, min_h=5, min_pixels=12)
+_STRICT = _Params(floor=36.0, clutter_k=3.2, sep_min=3.0, min_h=6, min_pixels=20)
+
+_KERNEL = 15  # top-hat square; strokes up to ~12 px wide survive
+_CLUTTER_CAP = 48  # response cap when measuring clutter (keeps text from raising it)
+_MAX_WORK = 1400  # frames whose larger side exceeds this are analysed at half size
+
+
+def _to_grey_u8(frame: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
+    a = np.asarray(frame)
+    if a.ndim == 3:
+        if a.shape[2] == 1:
+            a = a[:, :, 0]
+        elif a.shape[2] >= 3:
+            a = a[:, :, :3].max(axis=2)
+        else:
+            raise ValueError(f"frame must be 2-D grey or HxWx3 colour, got shape {a.shape}")
+    if a.ndim != 2:
+        raise ValueError(f"frame must be 2-D grey or HxWx3 colour, got shape {a.shape}")
+    if a.dtype == np.uint8:
+        return np.ascontiguousarray(a)
+    if a.dtype == np.bool_:
+        return a.astype(np.uint8) * np.uint8(255)
+    f = a.astype(np.float32, copy=False)
+    finite = np.isfinite(f)
+    if not finite.all():
+        f = np.where(finite, f, 0.0).astype(np.float32)
+    lo, hi = float(f.min()), float(f.max())
+    if not hi > lo:
+        return np.zeros(f.shape, np.uint8)
+    scale = 255.0 / (hi - lo)
+    out: npt.NDArray[np.uint8] = cv2.convertScaleAbs(f, alpha=scale, beta=-lo * scale)
+    return out
+
+
+def _candidates(g: npt.NDArray[np.uint8], p: _Params) -> list[tuple[int, int, int, int]]:
+    h_img, w_img = g.shape
+    ker = cv2.getStructuringElement(cv2.MORPH_RECT, (_KERNEL, _KERNEL))
+    resp = cv2.max(
+        cv2.morphologyEx(g, cv2.MORPH_TOPHAT, ker), cv2.morphologyEx(g, cv2.MORPH_BLACKHAT, ker)
+    )
+    # local clutter: mean of the capped response over ~64 px, computed small
+    sw, sh = max(w_img // 8, 1), max(h_img // 8, 1)
+    small = cv2.resize(cv2.min(resp, _CLUTTER_CAP), (sw, sh), interpolation=cv2.INTER_AREA)
+    small = cv2.blur(small, (7, 7))
+    clutter = cv2.resize(small, (w_img, h_img), interpolation=cv2.INTER_LINEAR)
+    thr = cv2.max(cv2.convertScaleAbs(clutter, alpha=p.clutter_k), np.full_like(g, int(p.floor)))
+    stroke = cv2.compare(resp, thr, cv2.CMP_GE)  # 0/255
+    closed = cv2.morphologyEx(
+        stroke, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 3))
+    )
+    n, lab, st, _ = cv2.connectedComponentsWithStats(closed, connectivity=8, ltype=cv2.CV_32S)
+    if n <= 1:
+        return []
+    x, y, w, h = st[:, 0], st[:, 1], st[:, 2], st[:, 3]
+    max_h = max(90, h_img // 6)
+    # prefilter on geometry before any per-pixel statistics
+    keep = (h >= p.min_h) & (h <= max_h) & (w <= 0.95 * w_img) & (st[:, 4] >= p.min_pixels)
+    keep[0] = False
+    if not keep.any():
+        return []
+    sel = stroke.ravel() > 0
+    labs = lab.ravel()[sel]
+    cnt = np.bincount(labs, minlength=n).astype(np.float64)
+    rsum = np.bincount(labs, resp.ravel()[sel].astype(np.float64), minlength=n)
+    ii = cv2.integral(resp, sdepth=cv2.CV_64F)
+    boxsum = ii[y + h, x + w] - ii[y, x + w] - ii[y + h, x] + ii[y, x]
+    area = (w * h).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_stroke = rsum / np.maximum(cnt, 1)
+        mean_rest = (boxsum - rsum) / np.maximum(area - cnt, 1)
+        sep = mean_stroke / (mean_rest + 4.0)
+        fill = cnt / area
+    keep &= cnt >= p.min_pixels
+    keep &= mean_stroke >= p.floor
+    keep &= sep >= p.sep_min
+    keep &= fill >= 0.12
+    keep &= (w >= 2) & (h <= 6 * np.maximum(w, 1))  # no vertical lines
+    idx = np.nonzero(keep)[0]
+    return [(int(x[i]), int(y[i]), int(w[i]), int(h[i])) for i in idx]
+
+
+def _pad_merge(
+    boxes: list[tuple[int, int, int, int]], shape: tuple[int, int]
+) -> list[Box]:
+    if not boxes:
+        return []
+    h_img, w_img = shape
+    m = np.zeros((h_img, w_img), np.uint8)
+    for x, y, w, h in boxes:
+        px, py = max(3, h // 2), max(2, h // 5)
+        cv2.rectangle(m, (x - px, y - py), (x + w - 1 + px, y + h - 1 + py), 255, -1)
+    n, _, st, _ = cv2.connectedComponentsWithStats(m, connectivity=4)
+    out = [Box(int(s[0]), int(s[1]), int(s[2]), int(s[3])) for s in st[1:n]]
+    # merged boxes may overlap after taking bounding boxes; one more pass
+    return sorted(out, key=lambda b: (b.y, b.x))
+
+
+def detect_text(frame: npt.NDArray[Any], *, strict: bool = False) -> list[Box]:
+    """Find burned-in text in one frame.
+
+    Parameters
+    ----------
+    frame : ndarray
+        2-D grey frame or ``(rows, columns, 3)`` colour frame, any integer or
+        float dtype; values are used as stored (no LUTs).
+    strict : bool
+        Stricter thresholds, for modalities where text is rare (CT, MR, PT,
+        NM), to keep false masks off anatomy.
+
+    Returns
+    -------
+    list of Box
+        Padded, merged boxes covering the text, in reading order.
+
+    Examples
+    --------
+    >>> import numpy as np, cv2
+    >>> img = np.zeros((128, 256), np.uint8)
+    >>> _ = cv2.putText(img, "DOE^JOHN", (10, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 255, 2)
+    >>> boxes = detect_text(img)
+    >>> len(boxes) >= 1
+    True
+    """
+    g = _to_grey_u8(frame)
+    h_img, w_img = g.shape
+    p = _STRICT if strict else _USUAL
+    factor = 2 if max(h_img, w_img) > _MAX_WORK else 1
+    work = cv2.resize(g, (w_img // factor, h_img // factor), interpolation=cv2.INTER_AREA) if factor > 1 else g
+    cands = [
+        (x * factor, y * factor, w * factor + 1, h * factor + 1) for x, y, w, h in _candidates(work, p)
+    ]
+    return _pad_merge(cands, (h_img, w_img))
+
+
+def boxes_mask(boxes: list[Box] | list[tuple[int, int, int, int]], shape: tuple[int, int]) -> npt.NDArray[np.bool_]:
+    """Boolean mask of the union of `boxes` (clipped) for a frame of `shape`.
+
+    Examples
+    --------
+    >>> int(boxes_mask([Box(1, 1, 2, 2)], (4, 4)).sum())
+    4
+    """
+    m = np.zeros(shape, bool)
+    for x, y, w, h in boxes:
+        x0, y0 = max(int(x), 0), max(int(y), 0)
+        m[y0 : max(int(y + h), 0), x0 : max(int(x + w), 0)] = True
+    return m
+
+
+# ------------------------------------------------------------------ masking
+
+
+def mask_frame(
+    frame: npt.NDArray[Any], boxes: list[Box] | list[tuple[int, int, int, int]], value: Any
+) -> int:
+    """Set the pixels of `boxes` in `frame` (in place) to `value`; return boxes painted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = np.ones((4, 4), np.int16)
+    >>> mask_frame(f, [Box(0, 0, 2, 2)], -5), int(f.min())
+    (1, -5)
+    """
+    n = 0
+    rows, cols = frame.shape[:2]
+    for x, y, w, h in boxes:
+        x0, y0 = max(int(x), 0), max(int(y), 0)
+        x1, y1 = min(int(x + w), cols), min(int(y + h), rows)
+        if x1 > x0 and y1 > y0:
+            frame[y0:y1, x0:x1] = value
+            n += 1
+    return n
+
+
+# ----------------------------------------------------------- DICOM decoding
+
+_PLUGINS = {
+    "1.2.840.10008.1.2.4.50": "pylibjpeg-libjpeg (or pillow)",
+    "1.2.840.10008.1.2.4.51": "pylibjpeg-libjpeg (or pillow)",
+    "1.2.840.10008.1.2.4.57": "pylibjpeg-libjpeg",
+    "1.2.840.10008.1.2.4.70": "pylibjpeg-libjpeg",
+    "1.2.840.10008.1.2.4.80": "pyjpegls (or pylibjpeg-libjpeg)",
+    "1.2.840.10008.1.2.4.81": "pyjpegls (or pylibjpeg-libjpeg)",
+    "1.2.840.10008.1.2.4.90": "pylibjpeg-openjpeg",
+    "1.2.840.10008.1.2.4.91": "pylibjpeg-openjpeg",
+    "1.2.840.10008.1.2.4.201": "pylibjpeg-openjpeg",
+    "1.2.840.10008.1.2.4.202": "pylibjpeg-openjpeg",
+    "1.2.840.10008.1.2.4.203": "pylibjpeg-openjpeg",
+    "1.2.840.10008.1.2.5": "pylibjpeg-rle (or numpy, built in)",
+    "1.2.840.10008.1.2.8.1": "pydicom with deflate support",
+}
+_LOSSY_METHOD = {
+    "1.2.840.10008.1.2.4.50": "ISO_10918_1",
+    "1.2.840.10008.1.2.4.51": "ISO_10918_1",
+    "1.2.840.10008.1.2.4.81": "ISO_14495_1",
+    "1.2.840.10008.1.2.4.91": "ISO_15444_1",
+    "1.2.840.10008.1.2.4.203": "ISO_15444_15",
+}
+_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+
+
+def _transfer_syntax(ds: Dataset) -> UID:
+    fm = getattr(ds, "file_meta", None)
+    ts = getattr(fm, "TransferSyntaxUID", None) if fm is not None else None
+    return UID(ts) if ts else ExplicitVRLittleEndian
+
+
+def decode_frames(ds: Dataset) -> npt.NDArray[Any]:
+    """Decode every frame of `ds` to ``(frames, rows, columns[, samples])``.
+
+    YBR colour is returned as RGB; PALETTE COLOR as palette indices.
+
+    Raises
+    ------
+    PixelDataError
+        Missing decoder plugin (the package is named), corrupt stream, or a
+        frame count that disagrees with (0028,0008) NumberOfFrames.
+
+    Examples
+    --------
+    >>> from pydicom import examples
+    >>> decode_frames(examples.ct).shape
+    (1, 128, 128)
+    """
+    ts = _transfer_syntax(ds)
+    declared = int(getattr(ds, "NumberOfFrames", 1) or 1)
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    spp = int(getattr(ds, "SamplesPerPixel", 1) or 1)
+    if not ts.is_encapsulated and "PixelData" in ds:
+        bits = int(ds.BitsAllocated)
+        expected = (rows * cols * spp * declared * bits + 7) // 8
+        actual = len(ds.PixelData)
+        if actual < expected or actual > expected + max(1, expected // (declared * 2) if declared > 1 else 1):
+            raise PixelDataError(
+                f"(7FE0,0010) PixelData holds {actual} bytes but (0028,0008) NumberOfFrames="
+                f"{declared} at {rows}x{cols}x{spp}, {bits}-bit needs {expected}"
+            )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arr = ds.pixel_array
+    except (RuntimeError, NotImplementedError) as exc:
+        msg = str(exc)
+        if "plugin" in msg.lower() or "no pixel data decoders" in msg.lower() or "missing" in msg.lower():
+            pkg = _PLUGINS.get(str(ts), "a pydicom pixel data plugin")
+            raise PixelDataError(
+                f"cannot decode {ts.name} pixel data: install {pkg}"
+            ) from None
+        raise PixelDataError(f"cannot decode {ts.name} pixel data ({type(exc).__name__})") from None
+    except Exception as exc:
+        raise PixelDataError(
+            f"corrupt or inconsistent {ts.name} pixel data ({type(exc).__name__})"
+        ) from None
+    arr = np.asarray(arr)
+    if declared == 1 and arr.ndim == (3 if spp > 1 else 2):
+        arr = arr[None]
+    want = (declared, rows, cols) + ((spp,) if spp > 1 else ())
+    if arr.shape != want:
+        raise PixelDataError(
+            f"decoded pixel data has shape {arr.shape}, header says {want} "
+            "((0028,0008) NumberOfFrames, Rows, Columns, SamplesPerPixel)"
+        )
+    return arr
+
+
+# ------------------------------------------------------------ clean_pixels
+
+_TEXT_RARE = {"CT", "MR", "PT", "NM"}
+_SC_CLASSES = ("1.2.840.10008.5.1.4.1.1.7",)  # Secondary Capture family prefix
+
+
+def _strict_for(ds: Dataset, mode: str) -> bool:
+    if mode == "all":
+        return False
+    modality = str(getattr(ds, "Modality", "")).upper()
+    if modality not in _TEXT_RARE:
+        return False
+    if str(getattr(ds, "BurnedInAnnotation", "")).upper() == "YES":
+        return False
+    itype = [str(v).upper() for v in (getattr(ds, "ImageType", None) or [])]
+    if "SECONDARY" in itype or "DERIVED" in itype:
+        return False
+    sop = str(getattr(ds, "SOPClassUID", ""))
+    return not sop.startswith(_SC_CLASSES)
+
+
+def _remove_graphics(ds: Dataset) -> None:
+    """Remove overlays (60xx), retired curves (50xx) and IconImageSequence, recursively."""
+    for tag in [t for t in ds.keys() if t.group in range(0x5000, 0x6100) and t.group % 2 == 0
+                and (t.group >> 8) in (0x50, 0x60)]:
+        del ds[tag]
+    if "IconImageSequence" in ds:
+        del ds.IconImageSequence
+    for elem in list(ds):
+        if elem.VR == "SQ" and isinstance(elem.value, Sequence):
+            for item in elem.value:
+                _remove_graphics(item)
+
+
+def _black_value(
+    ds: Dataset, frame: npt.NDArray[Any], photometric: str
+) -> Any:
+    if photometric == "MONOCHROME1":
+        return frame.max()
+    if photometric == "PALETTE COLOR":
+        try:
+            lut = pydicom.pixels.apply_color_lut(np.arange(int(frame.max()) + 1, dtype=frame.dtype), ds)
+            return int(np.argmin(lut.reshape(lut.shape[0], -1).astype(np.int64).sum(axis=1)))
+        except Exception:
+            return frame.min()
+    if frame.ndim == 3:
+        return np.zeros(frame.shape[-1], frame.dtype)
+    return frame.min()
+
+
+def _display_frame(ds: Dataset, frame: npt.NDArray[Any], photometric: str) -> npt.NDArray[Any]:
+    if photometric == "PALETTE COLOR":
+        try:
+            return np.asarray(pydicom.pixels.apply_color_lut(frame, ds))
+        except Exception:
+            return frame
+    return frame
+
+
+def _thumb(frame: npt.NDArray[Any], photometric: str) -> npt.NDArray[np.uint8]:
+    a = np.asarray(frame)
+    if a.ndim == 3:
+        f = a.astype(np.float32)
+        lo, hi = float(f.min()), float(f.max())
+        u8 = np.zeros(f.shape, np.uint8) if hi <= lo else ((f - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+        u8 = cv2.cvtColor(u8, cv2.COLOR_RGB2BGR)
+    else:
+        u8 = _to_grey_u8(a)
+        if photometric == "MONOCHROME1":
+            u8 = 255 - u8
+    s = 256.0 / max(u8.shape[:2])
+    if s < 1:
+        u8 = cv2.resize(u8, (max(1, int(u8.shape[1] * s)), max(1, int(u8.shape[0] * s))),
+                        interpolation=cv2.INTER_AREA)
+    return u8
+
+
+def _write_back(ds: Dataset, arr: npt.NDArray[Any], photometric: str, was_compressed: bool) -> None:
+    """Store `arr` (frames, rows, cols[, samples]) as the dataset's pixel data."""
+    frames = arr.shape[0]
+    spp = arr.shape[3] if arr.ndim == 4 else 1
+    bits = int(ds.BitsAllocated)
+    ds.file_meta = getattr(ds, "file_meta", None) or pydicom.dataset.FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    for kw in ("ExtendedOffsetTable", "ExtendedOffsetTableLengths"):
+        if kw in ds:
+            delattr(ds, kw)
+    if bits == 1:
+        data = pydicom.pixels.pack_bits(arr.astype(np.uint8).ravel())
+    else:
+        dt = arr.dtype.newbyteorder("<") if arr.dtype.itemsize > 1 else arr.dtype
+        if bits != arr.dtype.itemsize * 8:  # e.g. 32-bit allocated but decoded wider/narrower
+            dt = np.dtype(f"<{'i' if arr.dtype.kind == 'i' else 'u'}{bits // 8}")
+        data = np.ascontiguousarray(arr, dtype=dt).tobytes()
+    if len(data) % 2:
+        data += b"\x00"
+    ds.PixelData = data
+    ds["PixelData"].VR = "OW" if bits > 8 else "OB"
+    ds["PixelData"].is_undefined_length = False
+    ds.PhotometricInterpretation = photometric
+    ds.SamplesPerPixel = spp
+    if spp > 1:
+        ds.PlanarConfiguration = 0
+    elif "PlanarConfiguration" in ds:
+        del ds.PlanarConfiguration
+    if "NumberOfFrames" in ds or frames > 1:
+        ds.NumberOfFrames = frames
+    if was_compressed and bits in (8, 16, 32):
+        enc = pydicom.pixels.get_encoder(RLELossless)
+        plugin = "pylibjpeg" if "pylibjpeg" in enc.available_plugins else "pydicom"
+        ds.compress(RLELossless, encoding_plugin=plugin, generate_instance_uid=False)
+    # the whole dataset is now written little endian, explicit VR
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # invalid values already in the input
+        for _ in ds.iterall():
+            pass  # converts raw (possibly big-endian) elements to values
+    ds.set_original_encoding(False, True, getattr(ds, "_character_set", None))
+
+
+def _token(ds: Dataset) -> str:
+    uid = str(getattr(ds, "SOPInstanceUID", "")) or repr(ds.get("PixelData", b"")[:64])
+    return hashlib.sha256(uid.encode()).hexdigest()[:16]
+
+
+def clean_pixels(ds: Dataset, policy: Any) -> PixelResult:
+    """Detect and mask burned-in text in every frame of `ds`, in place.
+
+    Also removes overlays (60xx), curves (50xx) and IconImageSequence at any
+    depth (Clean Graphics), and sets (0028,0301) BurnedInAnnotation to "NO"
+    when every frame was scanned.
+
+    Parameters
+    ----------
+    ds : pydicom.Dataset
+        Modified in place (pass a copy you own).
+    policy : medanon.dicom.policy.Policy
+        Read by attribute: ``burned_in`` ("auto", "all", "off"),
+        ``pixel_rules`` (path or None), ``allow_undecodable_pixels`` (bool),
+        ``review_dir`` (path or None).
+
+    Returns
+    -------
+    PixelResult
+
+    Raises
+    ------
+    PixelDataError
+        Undecodable pixel data, unless ``policy.allow_undecodable_pixels``.
+
+    References
+    ----------
+    DICOM PS3.15 E.3.3 Clean Pixel Data Option, E.3.4 Clean Graphics Option.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from pydicom import examples
+    >>> ds = examples.ct
+    >>> pol = SimpleNamespace(burned_in="auto", pixel_rules=None,
+    ...                       allow_undecodable_pixels=False, review_dir=None)
+    >>> clean_pixels(ds, pol).scanned
+    True
+    """
+    mode = str(getattr(policy, "burned_in", "auto"))
+    if mode not in ("auto", "all", "off"):
+        raise ValueError(f"policy.burned_in must be 'auto', 'all' or 'off', got {mode!r}")
+    _remove_graphics(ds)
+    if mode == "off":
+        return PixelResult(False, int(getattr(ds, "NumberOfFrames", 1) or 1) if "PixelData" in ds else 0, 0, 0, "off")
+    if "PixelData" not in ds:
+        if any(k in ds for k in _PIXEL_KEYWORDS[1:]):
+            return PixelResult(False, 0, 0, 0, "float pixel data not scanned")
+        return PixelResult(False, 0, 0, 0, "no pixel data")
+    rules_path = getattr(policy, "pixel_rules", None)
+    rules: tuple[PixelRule, ...] = load_rules(None)
+    if rules_path is not None:
+        rules = rules + load_rules(rules_path)
+    ts = _transfer_syntax(ds)
+    try:
+        arr = decode_frames(ds)
+    except PixelDataError as exc:
+        if getattr(policy, "allow_undecodable_pixels", False):
+            return PixelResult(False, 0, 0, 0, f"undecodable: {exc}")
+        raise
+    pi = str(ds.PhotometricInterpretation).strip().upper()
+    photometric = "RGB" if pi.startswith("YBR") and arr.ndim == 4 else pi
+    was_lossy = str(getattr(ds, "LossyImageCompression", "")) == "01" or ts in _LOSSY_METHOD
+    strict = _strict_for(ds, mode)
+    fixed = match_regions(ds, rules)
+    arr = np.array(arr, copy=True)  # decoded arrays may be read-only views
+    review = getattr(policy, "review_dir", None)
+    before = _thumb(_display_frame(ds, arr[0], photometric), photometric) if review else None
+    masked = rule_boxes = 0
+    for i in range(arr.shape[0]):
+        frame = arr[i]
+        boxes: list[Box] = detect_text(_display_frame(ds, frame, photometric), strict=strict)
+        black = _black_value(ds, frame, photometric)
+        rule_boxes += mask_frame(frame, [Box(*r) for r in fixed], black)
+        masked += mask_frame(frame, boxes, black)
+    masked += rule_boxes
+    if review and before is not None:
+        out = Path(review)
+        out.mkdir(parents=True, exist_ok=True)
+        tok = _token(ds)
+        cv2.imwrite(str(out / f"{tok}_before.png"), before)
+        cv2.imwrite(str(out / f"{tok}_after.png"), _thumb(_display_frame(ds, arr[0], photometric), photometric))
+    if masked or photometric != pi or ts.is_encapsulated or not ts.is_little_endian or ts.is_implicit_VR:
+        _write_back(ds, arr, photometric, ts.is_encapsulated)
+    if was_lossy:
+        ds.LossyImageCompression = "01"
+        if "LossyImageCompressionMethod" not in ds and str(ts) in _LOSSY_METHOD:
+            ds.LossyImageCompressionMethod = _LOSSY_METHOD[str(ts)]
+    ds.BurnedInAnnotation = "NO"
+    return PixelResult(True, int(arr.shape[0]), masked, rule_boxes,
+                       f"{'strict' if strict else 'usual'}; {len(fixed)} rule regions")
