@@ -1,0 +1,471 @@
+"""Audit a de-identified folder against its originals.
+
+:func:`audit` collects identifying values from the original files, then
+searches every element of every output file (sequences, private elements,
+file meta) and the raw bytes of the file for them, and checks that UIDs were
+replaced consistently. It reports *where* (tag keyword path) and *what kind*
+of identifier was found, never the value.
+
+Which original values count as identifiers
+------------------------------------------
+* every PN value (whole name, and each name component), kind ``name``;
+* every UI value that is not a standard DICOM UID, kind ``uid``;
+* the value of every public text attribute (LO, SH, LT, ST, UT, UC, UR, AE,
+  AS) that the Basic Profile does not keep (the attribute's action under
+  the default :class:`~medanon.dicom.policy.Policy` is not "keep"), kind
+  ``id``, ``address``, ``phone``, ``institution`` or ``text``;
+* PatientBirthDate (kind ``birth date``) and, with ``dates="all"``, every
+  DA value and the date part of every DT value (kind ``date``). Dates are
+  searched only in the output paired with their own original (a shifted
+  date may coincide with another patient's real date).
+
+Normalisation: upper case; ``^``, ``=`` and runs of white space become one
+space; trimmed. A value is ignored when it is shorter than ``min_length``
+(4) characters, when it is all digits and shorter than 6, or when the same
+normalised value also occurs in the originals as the value of an attribute
+that the profile keeps or of a CS attribute (enumerated values and common
+terms such as body parts, which would give false hits).
+
+Pairing outputs with originals (for dates and UID consistency) uses the
+run report when given (file index -> output path), else a content
+fingerprint (Rows, Columns and a hash of the pixel data).
+
+References
+----------
+DICOM PS3.15 Annex E (E.1, E.3), Table E.1-1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import warnings
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+
+from medanon.dicom import profile as _profile
+from medanon.dicom.deidentify import KEEP, _engine
+from medanon.dicom.pipeline import DicomRunReport, iter_candidates
+from medanon.dicom.policy import Policy
+from medanon.dicom.pseudonym import is_standard_uid
+
+__all__ = ["AuditHit", "AuditReport", "audit"]
+
+_TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC", "UR", "AE", "AS"})
+_SPLIT = re.compile(r"[\^=\s]+")
+_PRINTABLE = re.compile(rb"[\x20-\x7e]{4,}")
+_AUDIT_KEY = b"medanon-audit-classification-key"
+#: Kept on purpose: identifies the writing software, not a patient.
+_NOT_IDENTIFYING = frozenset({0x00020012, 0x00020013})
+#: Patient characteristics (Retain Patient Characteristics rows): handled by
+#: the corpus-level k-anonymity step, not searched as identifiers.
+_CHARACTERISTICS = frozenset(
+    tag for tag, row in _profile.EXACT.items() if ("rtnPatCharsOpt", "K") in row[2]
+)
+
+
+def _norm(text: str) -> str:
+    return _SPLIT.sub(" ", text.upper()).strip()
+
+
+def _kind_for(keyword: str) -> str:
+    k = keyword.lower()
+    if "address" in k:
+        return "address"
+    if "telephone" in k or "phone" in k:
+        return "phone"
+    if "institution" in k:
+        return "institution"
+    if k.endswith("id") or k.endswith("ids") or "number" in k or k.endswith("identifier"):
+        return "id"
+    return "text"
+
+
+@dataclass
+class AuditHit:
+    """One identifier found in one output file (no value)."""
+
+    file: str
+    location: str
+    kind: str
+
+
+@dataclass
+class AuditReport:
+    """Result of :func:`audit`."""
+
+    originals: int = 0
+    outputs: int = 0
+    identifiers: int = 0
+    paired: int = 0
+    hits: list[AuditHit] = field(default_factory=list)
+    uid_problems: list[str] = field(default_factory=list)
+    unreadable_outputs: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """No identifier found and UIDs consistent."""
+        return not self.hits and not self.uid_problems
+
+    def hits_by_kind(self) -> dict[str, int]:
+        """Hit counts per identifier kind."""
+        out: dict[str, int] = defaultdict(int)
+        for h in self.hits:
+            out[h.kind] += 1
+        return dict(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form."""
+        return {
+            "ok": self.ok,
+            "originals": self.originals,
+            "outputs": self.outputs,
+            "identifiers": self.identifiers,
+            "paired": self.paired,
+            "hits_by_kind": self.hits_by_kind(),
+            "hits": [asdict(h) for h in self.hits],
+            "uid_problems": self.uid_problems,
+            "unreadable_outputs": self.unreadable_outputs,
+            "notes": self.notes,
+        }
+
+    def write_json(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`to_dict` as JSON."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+
+    def summary(self) -> str:
+        """One line for humans (kinds and counts only)."""
+        kinds = ", ".join(f"{k}: {n}" for k, n in sorted(self.hits_by_kind().items())) or "none"
+        return (
+            f"audit: {self.outputs} outputs, {len(self.hits)} identifier hits ({kinds}), "
+            f"{len(self.uid_problems)} UID problems"
+        )
+
+
+def _read(path: Path) -> Dataset | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return dcmread(path, force=True)
+        except Exception:
+            return None
+
+
+def _walk_elements(ds: Dataset, prefix: str = "") -> Iterator[tuple[str, str, str, Any, int]]:
+    """Yield (path, keyword, vr, value, tag) for every element, recursively."""
+    meta = getattr(ds, "file_meta", None)
+    if prefix == "" and meta is not None:
+        yield from _walk_elements(meta, "meta:")
+    for tag in list(ds.keys()):
+        try:
+            elem = ds[tag]
+        except Exception:
+            continue
+        kw = elem.keyword or f"({tag.group:04X},{tag.element:04X})"
+        path = prefix + kw
+        if elem.VR == "SQ":
+            for i, item in enumerate(elem.value or []):
+                yield from _walk_elements(item, f"{path}[{i}].")
+            continue
+        yield path, kw, elem.VR, elem.value, int(tag)
+
+
+def _strings(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, bytes | bytearray):
+        return [value.decode("latin-1", "replace")]
+    if isinstance(value, MultiValue | list | tuple):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+class _Idents:
+    def __init__(self, min_length: int) -> None:
+        self.min_length = min_length
+        self.values: dict[str, str] = {}  # normalised -> kind
+        self.uids: set[str] = set()
+        self.safe: set[str] = set()
+
+    def add(self, text: str, kind: str) -> None:
+        n = _norm(text)
+        if len(n) < self.min_length or (n.isdigit() and len(n) < 6):
+            return
+        self.values.setdefault(n, kind)
+
+    def finish(self) -> None:
+        for s in self.safe:
+            self.values.pop(s, None)
+
+
+def _collect(ds: Dataset, idents: _Idents, engine: Any) -> list[tuple[str, str]]:
+    """Add identifiers of one original; return its (normalised date, kind)."""
+    dates: list[tuple[str, str]] = []
+    for _path, kw, vr, value, tag in _walk_elements(ds):
+        private = bool((tag >> 16) & 1)
+        if tag in _NOT_IDENTIFYING or tag in _CHARACTERISTICS:
+            continue
+        for v in _strings(value):
+            v = v.strip("\0 ")
+            if not v:
+                continue
+            if vr == "UI":
+                if not is_standard_uid(v):
+                    idents.uids.add(v)
+                continue
+            if private:
+                continue
+            if vr == "PN":
+                idents.add(v, "name")
+                for part in _SPLIT.split(v):
+                    idents.add(part, "name")
+                continue
+            if vr in ("DA", "DT"):
+                kind = "birth date" if kw == "PatientBirthDate" else "date"
+                for part in v.split("-"):
+                    if len(part) >= 8 and part[:8].isdigit():
+                        dates.append((part[:8], kind))
+                continue
+            if vr == "CS":
+                idents.safe.add(_norm(v))
+                continue
+            if vr in _TEXT_VRS and (tag >> 16) != 0x0002:
+                if engine.action(tag, vr) == KEEP:
+                    idents.safe.add(_norm(v))
+                else:
+                    idents.add(v, _kind_for(kw))
+    return dates
+
+
+def _fingerprint(ds: Dataset) -> str | None:
+    data = ds.get("PixelData")
+    if not data:
+        return None
+    h = hashlib.sha1(bytes(data), usedforsecurity=False).hexdigest()
+    return f"{ds.get('Rows')}x{ds.get('Columns')}:{h}"
+
+
+def _report_pairs(report: DicomRunReport | Mapping[str, Any] | str | os.PathLike[str]
+                  ) -> dict[int, str]:
+    if isinstance(report, DicomRunReport):
+        return {r.index: r.output for r in report.results if r.status == "ok"}
+    data: Mapping[str, Any]
+    if isinstance(report, Mapping):
+        data = report
+    else:
+        data = json.loads(Path(report).read_text(encoding="utf-8"))
+    return {
+        int(r["index"]): str(r["output"]) for r in data.get("results", [])
+        if r.get("status") == "ok"
+    }
+
+
+def audit(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    report: DicomRunReport | Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    dates: Literal["all", "birth", "none"] = "all",
+    min_length: int = 4,
+    policy: Policy | None = None,
+) -> AuditReport:
+    """Search de-identified outputs for identifiers of their originals.
+
+    Parameters
+    ----------
+    src : path-like
+        The original files.
+    dst : path-like
+        The de-identified files (any tool's output).
+    report : DicomRunReport, dict or path to its JSON, optional
+        Pairs outputs with originals by index; otherwise they are paired by
+        a pixel-data fingerprint.
+    dates : {"all", "birth", "none"}
+        Which original dates count as leaks when found in the paired output:
+        every date (dates were meant to be shifted or removed), only the
+        birth date, or none (dates retained on purpose).
+    min_length : int
+        Shorter values are not searched (false hits).
+    policy : Policy, optional
+        Decides which text attributes are identifying (those it does not
+        keep); default :class:`Policy()`.
+
+    Returns
+    -------
+    AuditReport
+        ``ok`` is False when any identifier is found or UIDs are
+        inconsistent (one original -> several pseudonyms, or several
+        originals -> one pseudonym).
+
+    Examples
+    --------
+    >>> # rep = audit("in", "out", report=run_report)
+    >>> # rep.ok, rep.summary()
+
+    References
+    ----------
+    DICOM PS3.15 Annex E.
+    """
+    if dates not in ("all", "birth", "none"):
+        raise ValueError(f"dates must be 'all', 'birth' or 'none', got {dates!r}")
+    if isinstance(min_length, bool) or not isinstance(min_length, int) or min_length < 1:
+        raise ValueError(f"min_length must be a positive int, got {min_length!r}")
+    src_p, dst_p = Path(src), Path(dst)
+    for name, p in (("src", src_p), ("dst", dst_p)):
+        if not p.exists():
+            raise FileNotFoundError(f"{name} {p} does not exist")
+    engine = _engine(policy or Policy(), _AUDIT_KEY)
+    rep = AuditReport()
+    idents = _Idents(min_length)
+    originals: dict[int, Path] = {}
+    dates_by_index: dict[int, list[tuple[str, str]]] = {}
+    fp_to_index: dict[str, int] = {}
+    fp_dupes: set[str] = set()
+    orig_uids_by_index: dict[int, list[tuple[str, str]]] = {}
+    index = 0
+    for path, walk_kind in iter_candidates(src_p):
+        if walk_kind == "hidden":
+            continue
+        if walk_kind == "DICOMDIR" or path is None:
+            index += 1
+            continue
+        ds = _read(path)
+        if ds is not None and "SOPClassUID" in ds:
+            rep.originals += 1
+            originals[index] = path
+            dates_by_index[index] = _collect(ds, idents, engine)
+            orig_uids_by_index[index] = [
+                (p, str(v)) for p, _kw, vr, value, _t in _walk_elements(ds) if vr == "UI"
+                for v in _strings(value)
+            ]
+            fp = _fingerprint(ds)
+            if fp is not None:
+                if fp in fp_to_index:
+                    fp_dupes.add(fp)
+                fp_to_index[fp] = index
+        index += 1
+    idents.finish()
+    rep.identifiers = len(idents.values) + len(idents.uids)
+    out_files = [p for p, k in iter_candidates(dst_p) if p is not None and k == ""]
+    pairs: dict[Path, int] = {}
+    if report is not None:
+        by_index = _report_pairs(report)
+        for i, rel in by_index.items():
+            pairs[(dst_p / rel).resolve()] = i
+    multi_words = [(v, k) for v, k in idents.values.items() if " " in v]
+    single = idents.values
+    uid_map: dict[str, set[str]] = defaultdict(set)
+    uid_rev: dict[str, set[str]] = defaultdict(set)
+    kind: str | None
+    for out_no, path in enumerate(out_files):
+        label = f"#{out_no}"
+        ds = _read(path)
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            raw = b""
+        if ds is None:
+            rep.unreadable_outputs += 1
+        rep.outputs += 1
+        found: set[str] = set()
+        idx = pairs.get(path.resolve())
+        if idx is None and ds is not None:
+            fp = _fingerprint(ds)
+            if fp is not None and fp not in fp_dupes:
+                idx = fp_to_index.get(fp)
+        if idx is not None:
+            rep.paired += 1
+        pair_dates: dict[str, str] = {}
+        if idx is not None and dates != "none":
+            for d, kind in dates_by_index.get(idx, []):
+                if dates == "all" or kind == "birth date":
+                    pair_dates.setdefault(d, kind)
+        # path components
+        for part in path.relative_to(dst_p).parts:
+            n = _norm(part.removesuffix(".dcm"))
+            if n in single or part.removesuffix(".dcm") in idents.uids:
+                rep.hits.append(AuditHit(label, "file path", single.get(n, "uid")))
+        if ds is not None:
+            out_uids: list[tuple[str, str]] = []
+            for epath, _kw, vr, value, _tag in _walk_elements(ds):
+                for v in _strings(value):
+                    v = v.strip("\0 ")
+                    if not v:
+                        continue
+                    if vr == "UI":
+                        out_uids.append((epath, v))
+                    kind = None
+                    if v in idents.uids:
+                        kind = "uid"
+                    else:
+                        n = _norm(v)
+                        kind = single.get(n)
+                        if kind is None:
+                            for tok in n.split(" "):
+                                kind = single.get(tok)
+                                if kind:
+                                    break
+                        if kind is None and " " in n:
+                            for ident, k in multi_words:
+                                if ident in n:
+                                    kind = k
+                                    break
+                        if kind is None and pair_dates and vr not in ("UI",):
+                            for d, k in pair_dates.items():
+                                if d in n:
+                                    kind = k
+                                    break
+                    if kind is not None:
+                        rep.hits.append(AuditHit(label, epath, kind))
+                        found.add(kind)
+                        break
+            if idx is not None:
+                origs = dict(orig_uids_by_index.get(idx, []))
+                for epath, new in out_uids:
+                    old = origs.get(epath)
+                    if old is None or is_standard_uid(old) or old == new:
+                        continue
+                    uid_map[old].add(new)
+                    uid_rev[new].add(old)
+        # raw bytes: identifiers not already attributed to an element
+        texts = [m.decode("ascii") for m in _PRINTABLE.findall(raw)]
+        for t in texts:
+            n = _norm(t)
+            kind = None
+            for tok in [n, *re.split(r"[^A-Z0-9.]+", n)]:
+                if tok in idents.uids:
+                    kind = "uid"
+                elif tok in single:
+                    kind = single[tok]
+                if kind:
+                    break
+            if kind is None:
+                for ident, k in multi_words:
+                    if ident in n:
+                        kind = k
+                        break
+            if kind is not None and kind not in found:
+                rep.hits.append(AuditHit(label, "raw bytes", kind))
+                found.add(kind)
+    for news in uid_map.values():
+        if len(news) > 1:
+            rep.uid_problems.append(f"one original UID became {len(news)} different UIDs")
+    for olds in uid_rev.values():
+        if len(olds) > 1:
+            rep.uid_problems.append(f"{len(olds)} different original UIDs became one UID")
+    if rep.paired < rep.outputs:
+        rep.notes.append(
+            f"{rep.outputs - rep.paired} outputs could not be paired with an original: "
+            "their dates and UID consistency were not checked"
+        )
+    return rep
