@@ -67,7 +67,8 @@ def test_detect_any_dtype_and_rgb(dtype: type) -> None:
     scaled = (img * 200 - (100 if dtype is np.int16 else 0)).astype(dtype)
     grey = detect_text(scaled)
     rgb = detect_text(np.repeat(scaled[:, :, None], 3, axis=2))
-    assert grey and grey == rgb
+    assert grey
+    assert grey == rgb
     assert all(isinstance(b, Box) for b in grey)
 
 
@@ -106,7 +107,8 @@ def test_generator_is_seeded_and_truthful() -> None:
         assert np.array_equal(x.image, y.image)
         for box in x.boxes:
             sub = x.text_mask[box.y : box.y + box.h, box.x : box.x + box.w]
-            assert sub.any(axis=0)[[0, -1]].all() and sub.any(axis=1)[[0, -1]].all()
+            assert sub.any(axis=0)[[0, -1]].all()
+            assert sub.any(axis=1)[[0, -1]].all()
 
 
 # ------------------------------------------------------- DICOM round-trips
@@ -136,15 +138,21 @@ def test_roundtrip_masks_only_boxes(name: str) -> None:
         pytest.skip(f"{name} not available (pydicom-data not installed)")
     ds = pydicom.dcmread(path)
     before = decode_frames(ds).copy()
-    was_lossy = ds.file_meta.TransferSyntaxUID in ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.91")
+    was_lossy = ds.file_meta.TransferSyntaxUID in (
+        "1.2.840.10008.1.2.4.50",
+        "1.2.840.10008.1.2.4.91",
+    )
     was_encaps = ds.file_meta.TransferSyntaxUID.is_encapsulated
     ybr = str(ds.PhotometricInterpretation).startswith("YBR") and before.ndim == 4
     uid = ds.SOPInstanceUID
     res = clean_pixels(ds, Pol(burned_in="all"))
-    assert res.scanned and res.frames == before.shape[0]
+    assert res.scanned
+    assert res.frames == before.shape[0]
     back = _roundtrip(ds)
     ts = back.file_meta.TransferSyntaxUID
-    assert ts == (RLELossless if was_encaps and back.BitsAllocated in (8, 16, 32) else ExplicitVRLittleEndian)
+    assert ts == (
+        RLELossless if was_encaps and back.BitsAllocated in (8, 16, 32) else ExplicitVRLittleEndian
+    )
     assert back.SOPInstanceUID == uid  # never regenerated here
     assert back.BurnedInAnnotation == "NO"
     if ybr:
@@ -154,7 +162,8 @@ def test_roundtrip_masks_only_boxes(name: str) -> None:
     if was_lossy:
         assert back.LossyImageCompression == "01"
     after = decode_frames(back)
-    assert after.shape == before.shape and after.dtype.kind == before.dtype.kind
+    assert after.shape == before.shape
+    assert after.dtype.kind == before.dtype.kind
     # pixels equal outside the masked boxes, and every changed pixel inside one
     for i in range(before.shape[0]):
         frame = before[i]
@@ -183,7 +192,7 @@ def test_headers_graphics_removed_and_flags() -> None:
     ds.BurnedInAnnotation = "YES"
     res = clean_pixels(ds, Pol())
     assert res.scanned
-    assert not any(t.group == 0x6000 for t in ds.keys())
+    assert not any(t.group == 0x6000 for t in list(ds.keys()))
     assert "IconImageSequence" not in ds
     assert "IconImageSequence" not in ds.ReferencedImageSequence[0]
     assert ds.BurnedInAnnotation == "NO"
@@ -194,8 +203,10 @@ def test_off_scans_nothing_but_cleans_graphics() -> None:
     ds.add_new(0x60003000, "OW", b"\x00\x00" * 8)
     px = ds.PixelData
     res = clean_pixels(ds, Pol(burned_in="off"))
-    assert not res.scanned and res.detail == "off"
-    assert ds.PixelData == px and "BurnedInAnnotation" not in ds
+    assert not res.scanned
+    assert res.detail == "off"
+    assert ds.PixelData == px
+    assert "BurnedInAnnotation" not in ds
     assert (0x6000, 0x3000) not in ds
 
 
@@ -203,7 +214,8 @@ def test_no_pixel_data() -> None:
     ds = Dataset()
     ds.Modality = "SR"
     res = clean_pixels(ds, Pol())
-    assert not res.scanned and res.detail == "no pixel data"
+    assert not res.scanned
+    assert res.detail == "no pixel data"
 
 
 def test_corrupt_jpeg_raises_and_allow_flag() -> None:
@@ -214,7 +226,8 @@ def test_corrupt_jpeg_raises_and_allow_flag() -> None:
     with pytest.raises(PixelDataError, match="pixel data"):
         clean_pixels(ds, Pol())
     res = clean_pixels(ds, Pol(allow_undecodable_pixels=True))
-    assert not res.scanned and res.detail.startswith("undecodable")
+    assert not res.scanned
+    assert res.detail.startswith("undecodable")
 
 
 def test_number_of_frames_mismatch_raises() -> None:
@@ -233,7 +246,8 @@ def test_strictness_by_modality() -> None:
 
     ds = Dataset()
     ds.Modality = "CT"
-    assert _strict_for(ds, "auto") and not _strict_for(ds, "all")
+    assert _strict_for(ds, "auto")
+    assert not _strict_for(ds, "all")
     ds.ImageType = ["DERIVED", "SECONDARY"]
     assert not _strict_for(ds, "auto")
     ds2 = Dataset()
@@ -246,7 +260,9 @@ def test_review_thumbnails_are_pseudonymous(tmp_path: Path) -> None:
     ds.SOPInstanceUID = "2.25.1234"
     clean_pixels(ds, Pol(review_dir=tmp_path))
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert len(names) == 2 and names[0].endswith("_after.png") and names[1].endswith("_before.png")
+    assert len(names) == 2
+    assert names[0].endswith("_after.png")
+    assert names[1].endswith("_before.png")
     assert all("1234" not in n and str(ds.get("PatientID", "x")) not in n for n in names)
     img = cv2.imread(str(tmp_path / names[0]))
     assert max(img.shape[:2]) <= 256
@@ -261,16 +277,28 @@ def test_starter_rules_load_and_match() -> None:
     ds.Modality = "US"
     ds.Rows, ds.Columns = 768, 1024
     regs = match_regions(ds, rules)
-    assert regs and all(x + w <= 1024 and y + h <= 768 for x, y, w, h in regs)
+    assert regs
+    assert all(x + w <= 1024 and y + h <= 768 for x, y, w, h in regs)
     ds.Modality = "CT"
     assert match_regions(ds, rules) == []
 
 
 def test_user_rules_are_applied(tmp_path: Path) -> None:
     p = tmp_path / "rules.json"
-    p.write_text(json.dumps({"version": 1, "rules": [{
-        "name": "corner", "match": {"Modality": "CT", "Manufacturer": "ge"},
-        "regions": [[0, 0, 10, 5]]}]}))
+    p.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "rules": [
+                    {
+                        "name": "corner",
+                        "match": {"Modality": "CT", "Manufacturer": "ge"},
+                        "regions": [[0, 0, 10, 5]],
+                    }
+                ],
+            }
+        )
+    )
     ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
     ds.Manufacturer = "GE MEDICAL SYSTEMS"
     res = clean_pixels(ds, Pol(pixel_rules=p))
@@ -283,10 +311,14 @@ def test_user_rules_are_applied(tmp_path: Path) -> None:
     ("doc", "msg"),
     [
         ({"rules": [{"name": "a", "regions": [[0, 0, -1, 4]]}]}, r"rules\[0\] \(a\): regions\[0\]"),
-        ({"rules": [{"name": "b", "match": {"Colour": "x"}, "regions": [[0, 0, 1, 1]]}]},
-         r"rules\[0\] \(b\): unknown match keys"),
-        ({"rules": [{"name": "c", "match": {"Rows": "512"}, "regions": [[0, 0, 1, 1]]}]},
-         r"match.Rows must be a positive integer"),
+        (
+            {"rules": [{"name": "b", "match": {"Colour": "x"}, "regions": [[0, 0, 1, 1]]}]},
+            r"rules\[0\] \(b\): unknown match keys",
+        ),
+        (
+            {"rules": [{"name": "c", "match": {"Rows": "512"}, "regions": [[0, 0, 1, 1]]}]},
+            r"match.Rows must be a positive integer",
+        ),
         ({"rules": [{"name": "d"}]}, r"'regions' must be a non-empty list"),
         ({"rule": []}, "'rules' list"),
     ],

@@ -55,15 +55,20 @@ class PixelRule:
 
     def matches(self, ds: Any) -> bool:
         """True when the dataset's attributes satisfy every key of the rule."""
-        if self.modality and str(getattr(ds, "Modality", "")).strip().upper() != self.modality.upper():
+        if (
+            self.modality
+            and str(getattr(ds, "Modality", "")).strip().upper() != self.modality.upper()
+        ):
             return False
-        if self.manufacturer and self.manufacturer.lower() not in str(
-            getattr(ds, "Manufacturer", "")
-        ).lower():
+        if (
+            self.manufacturer
+            and self.manufacturer.lower() not in str(getattr(ds, "Manufacturer", "")).lower()
+        ):
             return False
-        if self.model and self.model.lower() not in str(
-            getattr(ds, "ManufacturerModelName", "")
-        ).lower():
+        if (
+            self.model
+            and self.model.lower() not in str(getattr(ds, "ManufacturerModelName", "")).lower()
+        ):
             return False
         if self.rows is not None and int(getattr(ds, "Rows", -1)) != self.rows:
             return False

@@ -42,6 +42,9 @@ import numpy as np
 import numpy.typing as npt
 import pydicom
 from pydicom.dataset import Dataset
+from pydicom.pixels import get_encoder  # type: ignore[attr-defined,unused-ignore]
+from pydicom.pixels.processing import apply_color_lut
+from pydicom.pixels.utils import pack_bits
 from pydicom.sequence import Sequence
 from pydicom.uid import UID, ExplicitVRLittleEndian, RLELossless
 
@@ -133,7 +136,7 @@ def _to_grey_u8(frame: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
     if a.dtype == np.uint8:
         return np.ascontiguousarray(a)
     if a.dtype == np.bool_:
-        return a.astype(np.uint8) * np.uint8(255)
+        return np.asarray(np.where(a, 255, 0), dtype=np.uint8)
     f = a.astype(np.float32, copy=False)
     finite = np.isfinite(f)
     if not finite.all():
@@ -142,11 +145,10 @@ def _to_grey_u8(frame: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
     if not hi > lo:
         return np.zeros(f.shape, np.uint8)
     scale = 255.0 / (hi - lo)
-    out: npt.NDArray[np.uint8] = cv2.convertScaleAbs(f, alpha=scale, beta=-lo * scale)
-    return out
+    return np.asarray(cv2.convertScaleAbs(f, alpha=scale, beta=-lo * scale), dtype=np.uint8)
 
 
-def _candidates(g: npt.NDArray[np.uint8], p: _Params) -> list[tuple[int, int, int, int]]:
+def _candidates(g: npt.NDArray[Any], p: _Params) -> list[tuple[int, int, int, int]]:
     h_img, w_img = g.shape
     ker = cv2.getStructuringElement(cv2.MORPH_RECT, (_KERNEL, _KERNEL))
     resp = cv2.max(
@@ -193,9 +195,7 @@ def _candidates(g: npt.NDArray[np.uint8], p: _Params) -> list[tuple[int, int, in
     return [(int(x[i]), int(y[i]), int(w[i]), int(h[i])) for i in idx]
 
 
-def _pad_merge(
-    boxes: list[tuple[int, int, int, int]], shape: tuple[int, int]
-) -> list[Box]:
+def _pad_merge(boxes: list[tuple[int, int, int, int]], shape: tuple[int, int]) -> list[Box]:
     if not boxes:
         return []
     h_img, w_img = shape
@@ -239,14 +239,21 @@ def detect_text(frame: npt.NDArray[Any], *, strict: bool = False) -> list[Box]:
     h_img, w_img = g.shape
     p = _STRICT if strict else _USUAL
     factor = 2 if max(h_img, w_img) > _MAX_WORK else 1
-    work = cv2.resize(g, (w_img // factor, h_img // factor), interpolation=cv2.INTER_AREA) if factor > 1 else g
+    work = (
+        cv2.resize(g, (w_img // factor, h_img // factor), interpolation=cv2.INTER_AREA)
+        if factor > 1
+        else g
+    )
     cands = [
-        (x * factor, y * factor, w * factor + 1, h * factor + 1) for x, y, w, h in _candidates(work, p)
+        (x * factor, y * factor, w * factor + 1, h * factor + 1)
+        for x, y, w, h in _candidates(work, p)
     ]
     return _pad_merge(cands, (h_img, w_img))
 
 
-def boxes_mask(boxes: list[Box] | list[tuple[int, int, int, int]], shape: tuple[int, int]) -> npt.NDArray[np.bool_]:
+def boxes_mask(
+    boxes: list[Box] | list[tuple[int, int, int, int]], shape: tuple[int, int]
+) -> npt.NDArray[np.bool_]:
     """Boolean mask of the union of `boxes` (clipped) for a frame of `shape`.
 
     Examples
@@ -345,7 +352,9 @@ def decode_frames(ds: Dataset) -> npt.NDArray[Any]:
         bits = int(ds.BitsAllocated)
         expected = (rows * cols * spp * declared * bits + 7) // 8
         actual = len(ds.PixelData)
-        if actual < expected or actual > expected + max(1, expected // (declared * 2) if declared > 1 else 1):
+        if actual < expected or actual > expected + max(
+            1, expected // (declared * 2) if declared > 1 else 1
+        ):
             raise PixelDataError(
                 f"(7FE0,0010) PixelData holds {actual} bytes but (0028,0008) NumberOfFrames="
                 f"{declared} at {rows}x{cols}x{spp}, {bits}-bit needs {expected}"
@@ -356,11 +365,13 @@ def decode_frames(ds: Dataset) -> npt.NDArray[Any]:
             arr = ds.pixel_array
     except (RuntimeError, NotImplementedError) as exc:
         msg = str(exc)
-        if "plugin" in msg.lower() or "no pixel data decoders" in msg.lower() or "missing" in msg.lower():
+        if (
+            "plugin" in msg.lower()
+            or "no pixel data decoders" in msg.lower()
+            or "missing" in msg.lower()
+        ):
             pkg = _PLUGINS.get(str(ts), "a pydicom pixel data plugin")
-            raise PixelDataError(
-                f"cannot decode {ts.name} pixel data: install {pkg}"
-            ) from None
+            raise PixelDataError(f"cannot decode {ts.name} pixel data: install {pkg}") from None
         raise PixelDataError(f"cannot decode {ts.name} pixel data ({type(exc).__name__})") from None
     except Exception as exc:
         raise PixelDataError(
@@ -401,8 +412,11 @@ def _strict_for(ds: Dataset, mode: str) -> bool:
 
 def _remove_graphics(ds: Dataset) -> None:
     """Remove overlays (60xx), retired curves (50xx) and IconImageSequence, recursively."""
-    for tag in [t for t in ds.keys() if t.group in range(0x5000, 0x6100) and t.group % 2 == 0
-                and (t.group >> 8) in (0x50, 0x60)]:
+    for tag in [
+        t
+        for t in list(ds.keys())
+        if t.group in range(0x5000, 0x6100) and t.group % 2 == 0 and (t.group >> 8) in (0x50, 0x60)
+    ]:
         del ds[tag]
     if "IconImageSequence" in ds:
         del ds.IconImageSequence
@@ -412,14 +426,12 @@ def _remove_graphics(ds: Dataset) -> None:
                 _remove_graphics(item)
 
 
-def _black_value(
-    ds: Dataset, frame: npt.NDArray[Any], photometric: str
-) -> Any:
+def _black_value(ds: Dataset, frame: npt.NDArray[Any], photometric: str) -> Any:
     if photometric == "MONOCHROME1":
         return frame.max()
     if photometric == "PALETTE COLOR":
         try:
-            lut = pydicom.pixels.apply_color_lut(np.arange(int(frame.max()) + 1, dtype=frame.dtype), ds)
+            lut = apply_color_lut(np.arange(int(frame.max()) + 1, dtype=frame.dtype), ds)
             return int(np.argmin(lut.reshape(lut.shape[0], -1).astype(np.int64).sum(axis=1)))
         except Exception:
             return frame.min()
@@ -431,18 +443,23 @@ def _black_value(
 def _display_frame(ds: Dataset, frame: npt.NDArray[Any], photometric: str) -> npt.NDArray[Any]:
     if photometric == "PALETTE COLOR":
         try:
-            return np.asarray(pydicom.pixels.apply_color_lut(frame, ds))
+            return np.asarray(apply_color_lut(frame, ds))
         except Exception:
             return frame
     return frame
 
 
-def _thumb(frame: npt.NDArray[Any], photometric: str) -> npt.NDArray[np.uint8]:
+def _thumb(frame: npt.NDArray[Any], photometric: str) -> npt.NDArray[Any]:
     a = np.asarray(frame)
+    u8: npt.NDArray[Any]
     if a.ndim == 3:
         f = a.astype(np.float32)
         lo, hi = float(f.min()), float(f.max())
-        u8 = np.zeros(f.shape, np.uint8) if hi <= lo else ((f - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+        u8 = (
+            np.zeros(f.shape, np.uint8)
+            if hi <= lo
+            else ((f - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+        )
         u8 = cv2.cvtColor(u8, cv2.COLOR_RGB2BGR)
     else:
         u8 = _to_grey_u8(a)
@@ -450,8 +467,11 @@ def _thumb(frame: npt.NDArray[Any], photometric: str) -> npt.NDArray[np.uint8]:
             u8 = 255 - u8
     s = 256.0 / max(u8.shape[:2])
     if s < 1:
-        u8 = cv2.resize(u8, (max(1, int(u8.shape[1] * s)), max(1, int(u8.shape[0] * s))),
-                        interpolation=cv2.INTER_AREA)
+        u8 = cv2.resize(
+            u8,
+            (max(1, int(u8.shape[1] * s)), max(1, int(u8.shape[0] * s))),
+            interpolation=cv2.INTER_AREA,
+        )
     return u8
 
 
@@ -466,7 +486,7 @@ def _write_back(ds: Dataset, arr: npt.NDArray[Any], photometric: str, was_compre
         if kw in ds:
             delattr(ds, kw)
     if bits == 1:
-        data = pydicom.pixels.pack_bits(arr.astype(np.uint8).ravel())
+        data = pack_bits(arr.astype(np.uint8).ravel())
     else:
         dt = arr.dtype.newbyteorder("<") if arr.dtype.itemsize > 1 else arr.dtype
         if bits != arr.dtype.itemsize * 8:  # e.g. 32-bit allocated but decoded wider/narrower
@@ -486,7 +506,7 @@ def _write_back(ds: Dataset, arr: npt.NDArray[Any], photometric: str, was_compre
     if "NumberOfFrames" in ds or frames > 1:
         ds.NumberOfFrames = frames
     if was_compressed and bits in (8, 16, 32):
-        enc = pydicom.pixels.get_encoder(RLELossless)
+        enc = get_encoder(RLELossless)
         plugin = "pylibjpeg" if "pylibjpeg" in enc.available_plugins else "pydicom"
         ds.compress(RLELossless, encoding_plugin=plugin, generate_instance_uid=False)
     # the whole dataset is now written little endian, explicit VR
@@ -546,7 +566,13 @@ def clean_pixels(ds: Dataset, policy: Any) -> PixelResult:
         raise ValueError(f"policy.burned_in must be 'auto', 'all' or 'off', got {mode!r}")
     _remove_graphics(ds)
     if mode == "off":
-        return PixelResult(False, int(getattr(ds, "NumberOfFrames", 1) or 1) if "PixelData" in ds else 0, 0, 0, "off")
+        return PixelResult(
+            False,
+            int(getattr(ds, "NumberOfFrames", 1) or 1) if "PixelData" in ds else 0,
+            0,
+            0,
+            "off",
+        )
     if "PixelData" not in ds:
         if any(k in ds for k in _PIXEL_KEYWORDS[1:]):
             return PixelResult(False, 0, 0, 0, "float pixel data not scanned")
@@ -583,13 +609,27 @@ def clean_pixels(ds: Dataset, policy: Any) -> PixelResult:
         out.mkdir(parents=True, exist_ok=True)
         tok = _token(ds)
         cv2.imwrite(str(out / f"{tok}_before.png"), before)
-        cv2.imwrite(str(out / f"{tok}_after.png"), _thumb(_display_frame(ds, arr[0], photometric), photometric))
-    if masked or photometric != pi or ts.is_encapsulated or not ts.is_little_endian or ts.is_implicit_VR:
+        cv2.imwrite(
+            str(out / f"{tok}_after.png"),
+            _thumb(_display_frame(ds, arr[0], photometric), photometric),
+        )
+    if (
+        masked
+        or photometric != pi
+        or ts.is_encapsulated
+        or not ts.is_little_endian
+        or ts.is_implicit_VR
+    ):
         _write_back(ds, arr, photometric, ts.is_encapsulated)
     if was_lossy:
         ds.LossyImageCompression = "01"
         if "LossyImageCompressionMethod" not in ds and str(ts) in _LOSSY_METHOD:
             ds.LossyImageCompressionMethod = _LOSSY_METHOD[str(ts)]
     ds.BurnedInAnnotation = "NO"
-    return PixelResult(True, int(arr.shape[0]), masked, rule_boxes,
-                       f"{'strict' if strict else 'usual'}; {len(fixed)} rule regions")
+    return PixelResult(
+        True,
+        int(arr.shape[0]),
+        masked,
+        rule_boxes,
+        f"{'strict' if strict else 'usual'}; {len(fixed)} rule regions",
+    )

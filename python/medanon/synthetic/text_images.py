@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -98,12 +99,14 @@ class TextSample:
     background: str = "ct"
 
 
-def _speckle(rng: np.random.Generator, h: int, w: int) -> npt.NDArray[np.float32]:
+def _speckle(rng: np.random.Generator, h: int, w: int) -> npt.NDArray[Any]:
     # Fully developed speckle: Rayleigh amplitude, smoothed into
     # laterally elongated grains, under a slowly varying tissue echogenicity.
-    ray = rng.rayleigh(1.0, size=(h, w)).astype(np.float32)
+    ray: npt.NDArray[Any] = rng.rayleigh(1.0, size=(h, w)).astype(np.float32)
     ray = cv2.GaussianBlur(ray, (0, 0), sigmaX=1.6, sigmaY=0.8)
-    tissue = rng.normal(0.0, 1.0, size=(max(h // 32, 2), max(w // 32, 2))).astype(np.float32)
+    tissue: npt.NDArray[Any] = rng.normal(0.0, 1.0, size=(max(h // 32, 2), max(w // 32, 2))).astype(
+        np.float32
+    )
     tissue = cv2.resize(tissue, (w, h), interpolation=cv2.INTER_CUBIC)
     tissue = 0.55 + 0.25 * np.tanh(tissue)
     # bright specular interfaces
@@ -115,7 +118,9 @@ def _speckle(rng: np.random.Generator, h: int, w: int) -> npt.NDArray[np.float32
     return ray * tissue
 
 
-def make_background(kind: str, shape: tuple[int, int], rng: np.random.Generator) -> npt.NDArray[np.float32]:
+def make_background(
+    kind: str, shape: tuple[int, int], rng: np.random.Generator
+) -> npt.NDArray[Any]:
     """Draw a text-free background of the given kind, as float32 in its value range.
 
     Parameters
@@ -133,14 +138,16 @@ def make_background(kind: str, shape: tuple[int, int], rng: np.random.Generator)
     """
     h, w = shape
     if kind == "ct":
-        img = np.full((h, w), 24.0, np.float32)  # air, -1000 HU + offset
+        img: npt.NDArray[Any] = np.full((h, w), 24.0, np.float32)  # air, -1000 HU + offset
         cx, cy = w / 2 + rng.uniform(-0.05, 0.05) * w, h / 2 + rng.uniform(-0.05, 0.05) * h
         ax = (int(w * rng.uniform(0.3, 0.45)), int(h * rng.uniform(0.25, 0.4)))
         cv2.ellipse(img, (int(cx), int(cy)), ax, 0, 0, 360, 1040.0, -1)
         for _ in range(int(rng.integers(3, 8))):  # organs, vessels
             c = (int(cx + rng.uniform(-0.6, 0.6) * ax[0]), int(cy + rng.uniform(-0.6, 0.6) * ax[1]))
             a = (int(rng.integers(5, max(6, ax[0] // 3))), int(rng.integers(5, max(6, ax[1] // 3))))
-            cv2.ellipse(img, c, a, float(rng.uniform(0, 180)), 0, 360, float(rng.uniform(900, 1250)), -1)
+            cv2.ellipse(
+                img, c, a, float(rng.uniform(0, 180)), 0, 360, float(rng.uniform(900, 1250)), -1
+            )
         # bone ring (spine / ribs) and a few calcifications
         cv2.ellipse(img, (int(cx), int(cy)), (ax[0] - 12, ax[1] - 12), 0, 0, 360, 1900.0, 5)
         cv2.circle(img, (int(cx), int(cy + ax[1] * 0.6)), int(min(ax) * 0.15), 1700.0, -1)
@@ -162,7 +169,7 @@ def make_background(kind: str, shape: tuple[int, int], rng: np.random.Generator)
         depth = np.linspace(1.0, 0.45, h, dtype=np.float32)[:, None]
         img = np.where(sec > 0, sp * depth, 0.0).astype(np.float32)
         img += rng.normal(0, 1.5, size=(h, w)).astype(np.float32)
-        return np.clip(img, 0, 255)
+        return np.asarray(np.clip(img, 0, 255), dtype=np.float32)
     if kind == "xr":
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         img = 1400 + 600 * np.sin(xx / w * np.pi) * np.cos((yy / h - 0.5) * 2.0)
@@ -174,13 +181,26 @@ def make_background(kind: str, shape: tuple[int, int], rng: np.random.Generator)
             img[:, :m] = 3500
             img[:, w - m :] = 3500
         img += rng.normal(0, 18, size=(h, w)).astype(np.float32)
-        return np.clip(img, 0, 4095).astype(np.float32)
+        return np.asarray(np.clip(img, 0, 4095), dtype=np.float32)
     raise ValueError(f"kind must be one of {BACKGROUNDS}, got {kind!r}")
 
 
 _WORDS = [
-    "DOE^JANE", "SMITH, JOHN", "Patient:", "ID", "MRN", "DOB", "Acc#", "St. Mary Hospital",
-    "CCHS CLINIC", "Dr. Who", "L12-5", "TIS0.4", "MI 1.1", "Sag Liver", "Gen OB",
+    "DOE^JANE",
+    "SMITH, JOHN",
+    "Patient:",
+    "ID",
+    "MRN",
+    "DOB",
+    "Acc#",
+    "St. Mary Hospital",
+    "CCHS CLINIC",
+    "Dr. Who",
+    "L12-5",
+    "TIS0.4",
+    "MI 1.1",
+    "Sag Liver",
+    "Gen OB",
 ]
 
 
@@ -196,7 +216,8 @@ def _random_text(rng: np.random.Generator) -> str:
         letters = string.ascii_letters + string.digits + " .-:/"
         return "".join(str(rng.choice(list(letters))) for _ in range(n)).strip() or "X1"
     if kind == 3:
-        return f"{int(rng.integers(0, 24)):02d}:{int(rng.integers(0, 60)):02d}:{int(rng.integers(0, 60)):02d} PM"
+        hh, mm, ss = (int(v) for v in rng.integers(0, [24, 60, 60]))
+        return f"{hh:02d}:{mm:02d}:{ss:02d} PM"
     return str(rng.choice(_WORDS))
 
 
@@ -261,7 +282,12 @@ def sample(
             if not drawn.any():
                 continue
             ys, xs = np.nonzero(drawn)
-            bx, by, bw, bh = int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+            bx, by, bw, bh = (
+                int(xs.min()),
+                int(ys.min()),
+                int(xs.max() - xs.min() + 1),
+                int(ys.max() - ys.min() + 1),
+            )
             if occupied[max(by - 4, 0) : by + bh + 4, max(bx - 4, 0) : bx + bw + 4].any():
                 continue
             c = float(rng.choice(CONTRASTS)) if contrast is None else contrast
