@@ -8,7 +8,8 @@ per-patient characteristics), so it can also run on dask workers.
 
 Outputs go to ``dst/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm``
 (all pseudonymous), written atomically (a hidden temporary file in the
-destination directory, then :func:`os.replace`). A file that cannot be read,
+destination directory, then a hard link to the final name, which is never
+overwritten). A file that cannot be read,
 parsed, de-identified or (when asked) pixel-cleaned is listed in the report
 with a reason and never written. Reports hold no identifiers: files are
 named by their index in the sorted walk and by their pseudonymous output.
@@ -325,12 +326,27 @@ def _pixel_step(out: Dataset, policy: Policy, result: FileResult) -> str:
     return ""
 
 
+class _ExistsError(Exception):
+    """An output of the same name exists with other content."""
+
+
 def _write_atomic(ds: Dataset, final: Path) -> None:
+    """Write to a hidden temporary file, then link it to its final name.
+
+    The final name is never overwritten: if it exists with identical bytes
+    (a re-run) the write is a no-op; with other bytes (two inputs sharing a
+    SOP Instance UID, or another policy/key) :class:`_ExistsError` is raised.
+    """
     fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=".medanon-", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as f:
             dcmwrite(f, ds, enforce_file_format=True)
-        os.replace(tmp_name, final)
+        try:
+            os.link(tmp_name, final)
+        except FileExistsError:
+            if Path(tmp_name).read_bytes() != final.read_bytes():
+                raise _ExistsError from None
+        os.unlink(tmp_name)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
@@ -428,6 +444,9 @@ def process_file(
             final.parent.mkdir(parents=True, exist_ok=True)
             try:
                 _write_atomic(out, final)
+            except _ExistsError:
+                return _fail(result, "an output with the same SOP Instance UID and other "
+                             "content exists (duplicate SOP Instance UID or earlier run)")
             except Exception as exc:
                 return _fail(result, f"cannot be written ({type(exc).__name__})")
             stages["write"] = time.perf_counter() - t3
@@ -608,8 +627,8 @@ def anonymise_dicom(
         if r.status != "ok":
             continue
         if r.output in seen:
-            r.reason = f"duplicate SOP Instance: same output as file #{seen[r.output]}"
-            report.notes.append(f"file #{r.index} replaced the output of file #{seen[r.output]}")
+            r.reason = f"identical to the output of file #{seen[r.output]}"
+            report.notes.append(f"file #{r.index} gave the same output as file #{seen[r.output]}")
         else:
             seen[r.output] = r.index
     if any(r.pixel == "unavailable" for r in report.results):
