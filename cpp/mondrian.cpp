@@ -273,6 +273,63 @@ class Partitioner {
         return i;
     }
 
+    struct Median {
+        double m;        // v[(n-1)/2] of the sorted values
+        std::size_t l0;  // #(v < m)
+        std::size_t l1;  // #(v <= m)
+    };
+
+    // The lower median of column `col` over rows [b, e), whose values lie in
+    // [lo, hi], with the counts below and up to it. Large partitions first
+    // bucket the values linearly between lo and hi (a monotone map, so every
+    // value in a lower bucket is smaller than every value in a higher one)
+    // and select only inside the median's bucket; small ones use nth_element.
+    Median lower_median(std::size_t b, std::size_t e, const double* col, double lo, double hi) {
+        const std::size_t np = e - b;
+        const std::size_t mid = (np - 1) / 2;
+        tmp_.resize(np);
+        if (np < kBucketMin) {
+            for (std::size_t r = 0; r < np; ++r) tmp_[r] = col[(b + r) * d_];
+            return select_in(tmp_.data(), np, mid, 0);
+        }
+        const std::size_t buckets = std::min(kBuckets, np / 8);
+        const double scale = static_cast<double>(buckets) / (hi - lo);
+        hist_.assign(buckets + 1, 0);
+        bucket_.resize(np);
+        for (std::size_t r = 0; r < np; ++r) {
+            const double v = col[(b + r) * d_];
+            tmp_[r] = v;
+            auto q = static_cast<std::size_t>((v - lo) * scale);
+            q = std::min(q, buckets - 1);
+            bucket_[r] = static_cast<std::uint16_t>(q);
+            ++hist_[q];
+        }
+        std::size_t below = 0, q = 0;
+        while (below + hist_[q] <= mid) below += hist_[q++];
+        std::size_t w = 0;
+        const auto target = static_cast<std::uint16_t>(q);
+        for (std::size_t r = 0; r < np; ++r) {
+            tmp_[w] = tmp_[r];
+            w += (bucket_[r] == target);
+        }
+        return select_in(tmp_.data(), w, mid - below, below);
+    }
+
+    // nth_element inside v[0, count): the value of rank `rank`, counts offset by `below`.
+    static Median select_in(double* v, std::size_t count, std::size_t rank, std::size_t below) {
+        std::nth_element(v, v + rank, v + count);
+        const double m = v[rank];
+        std::size_t l0 = below, l1 = below;
+        for (std::size_t r = 0; r < count; ++r) {
+            l0 += (v[r] < m);
+            l1 += (v[r] <= m);
+        }
+        return {m, l0, l1};
+    }
+
+    static constexpr std::size_t kBuckets = 4096;
+    static constexpr std::size_t kBucketMin = 512;
+
     // Cuts rows [b, e) (bounds in pmin_/pmax_) at the first allowable
     // dimension; returns the first row of the right half, or 0 when none is.
     // On success lmin_/lmax_ and rmin_/rmax_ hold the halves' bounds.
@@ -301,16 +358,7 @@ class Partitioner {
             const double* col = w_.data() + j;
             std::size_t cut = 0;
             if (!in_.relaxed) {
-                tmp_.resize(np);
-                for (std::size_t r = 0; r < np; ++r) tmp_[r] = col[(b + r) * d_];
-                const std::size_t mid = (np - 1) / 2;
-                std::nth_element(tmp_.begin(), tmp_.begin() + static_cast<std::ptrdiff_t>(mid), tmp_.end());
-                const double m = tmp_[mid];
-                std::size_t l0 = 0, l1 = 0;
-                for (std::size_t r = 0; r < np; ++r) {
-                    l0 += (tmp_[r] < m);
-                    l1 += (tmp_[r] <= m);
-                }
+                const auto [m, l0, l1] = lower_median(b, e, col, pmin_[j], pmax_[j]);
                 bool use_le;
                 if (l1 < np && l0 > 0) {
                     const auto dev1 = std::abs(2 * static_cast<long long>(l1) - static_cast<long long>(np));
@@ -362,6 +410,8 @@ class Partitioner {
     std::vector<std::int32_t> present_;
     std::vector<std::size_t> order_;
     std::vector<double> tmp_;
+    std::vector<std::size_t> hist_;
+    std::vector<std::uint16_t> bucket_;
     std::vector<std::pair<double, std::int64_t>> keyed_;
 };
 

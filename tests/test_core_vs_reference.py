@@ -112,3 +112,30 @@ def test_entropy_boundary_uniform() -> None:
     for l in range(1, 30):
         assert _core.satisfies(np.full(l, 7, dtype=np.int64), "entropy", float(l), 1.0)
         assert not _core.satisfies(np.full(l, 7, dtype=np.int64), "entropy", l + 0.01, 1.0)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("mode", ["strict", "relaxed"])
+def test_large_partitions_agree(seed: int, mode: str) -> None:
+    # Large enough for the core's bucketed median selection (>= 512 rows a
+    # partition), with skew, outliers, heavy ties and a categorical column.
+    rng = np.random.default_rng(seed)
+    n = 6000
+    x = np.stack(
+        [
+            rng.integers(0, 90, n).astype(float),
+            np.round(rng.lognormal(3, 1.5, n), 1),
+            np.where(rng.random(n) < 0.01, 1e12, rng.normal(0, 1, n)),
+            rng.integers(0, 3, n).astype(float),
+            rng.integers(0, 12, n).astype(float),
+        ],
+        axis=1,
+    )
+    x = np.ascontiguousarray(x)
+    cats = np.array([0, 0, 0, 0, 12], dtype=np.int64)
+    s = rng.integers(0, 8, n).astype(np.int32)
+    for div, l, c in [("none", 1.0, 1.0), ("distinct", 3.0, 1.0), ("entropy", 2.0, 1.0), ("recursive", 2.0, 2.0)]:
+        args = (x, s, cats, 5 + seed, div, l, c, mode)
+        core, ref = _core.mondrian(*args), reference.mondrian(*args)
+        for a, b in zip(core, ref, strict=True):
+            np.testing.assert_array_equal(a, b)
