@@ -324,20 +324,32 @@ def test_interrupted_write_leaves_no_partial_file(tmp_path, monkeypatch) -> None
     shutil.copy(get_testdata_file("CT_small.dcm"), src / "a.dcm")
     dst = tmp_path / "out"
 
-    def boom(fp, ds, **kwargs):  # type: ignore[no-untyped-def]
-        fp.write(b"\0" * 200)  # half-written
-        raise KeyboardInterrupt
+    def boom(ds):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt  # the temporary file exists (mkstemp) at this point
 
-    monkeypatch.setattr(pipeline, "dcmwrite", boom)
+    monkeypatch.setattr(pipeline, "_encode_explicit_le", boom)
     with pytest.raises(KeyboardInterrupt):
         anonymise_dicom(src, dst, key=b"x" * 32, policy=OFF, progress=False)
     assert [p for p in dst.rglob("*") if p.is_file()] == []
 
-    def fail(fp, ds, **kwargs):  # type: ignore[no-untyped-def]
-        fp.write(b"\0" * 200)
-        raise OSError("disk full")
+    real_fdopen = os.fdopen
 
-    monkeypatch.setattr(pipeline, "dcmwrite", fail)
+    class HalfWriter:
+        def __init__(self, fd: int, mode: str) -> None:
+            self.f = real_fdopen(fd, mode)
+
+        def __enter__(self) -> HalfWriter:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.f.close()
+
+        def write(self, data: bytes) -> int:
+            self.f.write(data[: len(data) // 2])
+            raise OSError("disk full")
+
+    monkeypatch.setattr(pipeline, "_encode_explicit_le", lambda ds: b"\0" * 400)
+    monkeypatch.setattr(pipeline.os, "fdopen", HalfWriter)
     report = anonymise_dicom(src, dst, key=b"x" * 32, policy=OFF, progress=False)
     assert report.failed == 1
     assert "cannot be written" in report.results[0].reason

@@ -26,6 +26,7 @@ import json
 import multiprocessing
 import os
 import stat
+import struct
 import sys
 import tempfile
 import time
@@ -41,7 +42,13 @@ from pydicom import dcmread
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.filewriter import dcmwrite
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import (
+    correct_ambiguous_vr_element,
+    dcmwrite,
+    write_data_element,
+    write_file_meta_info,
+)
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from medanon.dicom.deidentify import add_method_code, deidentify_with_stats
@@ -326,6 +333,56 @@ def _pixel_step(out: Dataset, policy: Policy, result: FileResult) -> str:
     return ""
 
 
+_LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT",
+                       "SV", "UV"})
+
+
+def _encode_explicit_le(ds: Dataset) -> bytes:
+    """Encode a file (preamble, file meta, dataset) in explicit VR little endian.
+
+    Elements still held as raw explicit-VR-little-endian bytes from the input
+    are copied as they are (no decode/encode round trip: the hot path);
+    everything else goes through pydicom's element writer.
+    """
+    fp = DicomBytesIO()
+    fp.is_little_endian = True
+    fp.is_implicit_VR = False
+    fp.write(b"\0" * 128 + b"DICM")
+    write_file_meta_info(fp, ds.file_meta, enforce_standard=True)
+    encodings = ds._character_set
+    pack_short = struct.Struct("<HH2sH").pack
+    pack_long = struct.Struct("<HH2sHL").pack
+    elements = ds._dict
+    for tag in sorted(elements):
+        raw = elements[tag]
+        if (
+            isinstance(raw, RawDataElement)
+            and raw.is_little_endian
+            and not raw.is_implicit_VR
+            and raw.VR
+            and isinstance(raw.value, bytes)
+            and raw.length == len(raw.value)
+            and not raw.length & 1
+            and raw.VR != "SQ"
+        ):
+            group, elem = tag >> 16, tag & 0xFFFF
+            vr = raw.VR.encode("ascii")
+            if raw.VR in _LONG_VRS:
+                fp.write(pack_long(group, elem, vr, 0, raw.length))
+            elif raw.length <= 0xFFFF:
+                fp.write(pack_short(group, elem, vr, raw.length))
+            else:
+                write_data_element(fp, ds[tag], encodings)
+                continue
+            fp.write(raw.value)
+            continue
+        element = ds[tag]
+        if " or " in element.VR:
+            element = correct_ambiguous_vr_element(element, ds, True)
+        write_data_element(fp, element, encodings)
+    return fp.getvalue()
+
+
 class _ExistsError(Exception):
     """An output of the same name exists with other content."""
 
@@ -340,7 +397,12 @@ def _write_atomic(ds: Dataset, final: Path) -> None:
     fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=".medanon-", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as f:
-            dcmwrite(f, ds, enforce_file_format=True)
+            if ds.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian or (
+                ds.file_meta.TransferSyntaxUID.is_encapsulated
+            ):
+                f.write(_encode_explicit_le(ds))
+            else:  # pragma: no cover - the pipeline only writes the two above
+                dcmwrite(f, ds, enforce_file_format=True)
         try:
             os.link(tmp_name, final)
         except FileExistsError:
