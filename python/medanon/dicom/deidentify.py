@@ -51,6 +51,7 @@ from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_eleme
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag
 from pydicom.uid import UID as PydicomUID
 from pydicom.uid import ExplicitVRLittleEndian
 
@@ -618,9 +619,10 @@ def _engine(policy: Policy, key: bytes) -> _Engine:
 
 def _code_item(code: str, meaning: str) -> Dataset:
     item = Dataset()
-    item.CodeValue = code
-    item.CodingSchemeDesignator = "DCM"
-    item.CodeMeaning = meaning
+    d = item._dict
+    d[BaseTag(0x00080100)] = DataElement(0x00080100, "SH", code, validation_mode=_IGNORE)
+    d[BaseTag(0x00080102)] = DataElement(0x00080102, "SH", "DCM", validation_mode=_IGNORE)
+    d[BaseTag(0x00080104)] = DataElement(0x00080104, "LO", meaning, validation_mode=_IGNORE)
     return item
 
 

@@ -376,8 +376,8 @@ def _encode_explicit_le(ds: Dataset) -> bytes:
                 continue
             fp.write(raw.value)
             continue
-        element = ds[tag]
-        if " or " in element.VR:
+        element: DataElement | RawDataElement = ds[tag]
+        if " or " in str(element.VR):
             element = correct_ambiguous_vr_element(element, ds, True)
         write_data_element(fp, element, encodings)
     return fp.getvalue()
