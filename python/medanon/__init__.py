@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 # The DICOM side needs the optional ``dicom`` extra (pydicom, OpenCV): import on use.
-_DICOM = {"anonymise_dicom": "medanon.dicom.pipeline", "audit": "medanon.dicom.audit"}
+_DICOM = {"anonymise_dicom": "medanon.dicom.release", "audit": "medanon.dicom.audit"}
 
 
 def __getattr__(name: str) -> Any:

@@ -156,7 +156,14 @@ def _read(path: Path) -> Dataset | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return dcmread(path, force=True)
+            ds = dcmread(path, force=True)
+            # A forced read of a non-DICOM file (metadata.csv, report.json...)
+            # yields nonsense tags: such files are searched as raw bytes only.
+            if not getattr(ds, "preamble", None) and "SOPClassUID" not in ds:
+                return None
+            for _ in ds.iterall():  # parse every element here, warnings silenced
+                pass
+            return ds
         except Exception:
             return None
 

@@ -78,8 +78,20 @@ def register(subparsers: Any) -> None:
     p.add_argument("--keep-private", action="store_true",
                    help="keep private attributes (NOT conformant with PS3.15)")
     p.add_argument("--prefix", default=defaults.pseudonym_prefix, help="pseudonym prefix")
-    p.add_argument("--report", type=Path, help="write the run report as JSON")
+    p.add_argument("--report", type=Path, help="also write the run report as JSON here "
+                   "(DST/report.json and DST/report.html are always written)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g = p.add_argument_group("corpus-level k-anonymity of the patients (the research release)")
+    g.add_argument("-k", type=int, help="every released group of patients holds >= k people")
+    g.add_argument("-l", type=float, help="l-diversity of --sensitive (default 2 with --sensitive)")
+    g.add_argument("--diversity", choices=["distinct", "entropy", "recursive"], help="default distinct")
+    g.add_argument("--c", type=float, default=1.0, help="c of recursive (c,l)-diversity")
+    g.add_argument("--qi", help="quasi-identifiers, comma-separated: age, sex, weight, size, ethnic_group, "
+                   "first_study_year, DICOM keywords or clinical columns (default age,sex,weight,size)")
+    g.add_argument("--sensitive", help="sensitive attribute: a clinical column or a DICOM keyword")
+    g.add_argument("--clinical", type=Path, help="clinical table (CSV or Parquet) joined on the original PatientID")
+    g.add_argument("--clinical-id", default="PatientID", help="its patient ID column (default PatientID)")
+    p.add_argument("--no-audit", action="store_true", help="skip the audit of the output")
     p.set_defaults(func=_run_dicom)
 
     a = subparsers.add_parser(
@@ -96,7 +108,8 @@ def register(subparsers: Any) -> None:
 
 
 def _run_dicom(args: argparse.Namespace) -> int:
-    from medanon.dicom.pipeline import anonymise_dicom, key_from_file
+    from medanon.dicom.pipeline import key_from_file
+    from medanon.dicom.release import anonymise_dicom
 
     try:
         key = key_from_file(args.key_file) if args.key_file else None
@@ -118,20 +131,36 @@ def _run_dicom(args: argparse.Namespace) -> int:
             review_dir=args.review_dir,
             pseudonym_prefix=args.prefix,
         )
-        report = anonymise_dicom(args.src, args.dst, key=key, policy=policy,
-                                 workers=args.workers, progress=not args.no_progress)
+        if args.k is None and (args.sensitive or args.qi or args.l or args.clinical):
+            raise ValueError("--qi, --sensitive, -l and --clinical need -k")
+        release = anonymise_dicom(
+            args.src, args.dst, key=key, policy=policy, workers=args.workers,
+            progress=not args.no_progress, k=args.k, l=args.l, diversity=args.diversity, c=args.c,
+            quasi_identifiers=[q.strip() for q in args.qi.split(",") if q.strip()] if args.qi else None,
+            sensitive=args.sensitive, clinical=args.clinical, clinical_id=args.clinical_id,
+            run_audit=not args.no_audit,
+        )
     except (ValueError, TypeError, FileNotFoundError) as exc:
         print(f"medanon dicom: error: {exc}", file=sys.stderr)
         return 2
+    report = release.run
     if args.report:
         report.write_json(args.report)
     print(report.summary())
+    rep = release.report
+    if "achieved" in rep:
+        for where, v in rep["achieved"].items():
+            print(f"  achieved on the {where}: k = {v['k']}, distinct l = {v['distinct_l']}, "
+                  f"groups = {v['classes']}, patients = {v['rows']}")
+    if release.audit is not None:
+        print(release.audit.summary())
+    print(f"  report: {args.dst / 'report.html'}")
     for r in report.results:
         if r.status == "failed":
             print(f"  file #{r.index}: {r.reason}")
     for note in report.notes:
         print(f"  note: {note}")
-    return 0 if report.ok else 1
+    return 0 if release.ok else 1
 
 
 def _run_audit(args: argparse.Namespace) -> int:

@@ -113,10 +113,16 @@ def _person(rng: random.Random) -> str:
 
 
 def _pixels(rows: int, cols: int, modality: str, seed: int) -> tuple[np.ndarray, int]:
+    # Modality-like backgrounds (speckle in a sector for US, a body outline for
+    # CT/MR, a radiograph for CR), so that burned-in text sits on realistic pixels.
+    from medanon.synthetic.text_images import make_background
+
     g = np.random.default_rng(seed)
+    kind = {"US": "us", "SC": "us", "CR": "xr", "DX": "xr"}.get(modality, "ct")
+    bg = make_background(kind, (rows, cols), g)
     if modality in ("US", "SC"):
-        return g.integers(0, 200, size=(rows, cols), dtype=np.uint8), 8
-    return g.integers(0, 3000, size=(rows, cols), dtype=np.uint16), 16
+        return np.clip(bg, 0, 255).astype(np.uint8), 8
+    return np.clip(bg, 0, 4095).astype(np.uint16), 16
 
 
 def _draw_text(arr: np.ndarray, text: str) -> np.ndarray:
