@@ -188,10 +188,11 @@ def _characteristics(
                 written[q] = np.asarray(fmt, dtype=object)[labels]
         elif q in header_qis:
             text = col.fillna("").astype(str).to_numpy()
-            per: list[str | None] = []
-            frame = pd.DataFrame({"p": labels, "v": text})
-            uniq = frame.groupby("p")["v"].agg(lambda s: s.iloc[0] if s.nunique() == 1 else None)
-            per = [uniq.get(i) or None for i in range(n_part)]
+            distinct: list[set[str]] = [set() for _ in range(n_part)]
+            for p, v in zip(labels.tolist(), text.tolist(), strict=True):
+                distinct[p].add(v)
+            # kept when the group is uniform, emptied otherwise
+            per = [next(iter(d)) if len(d) == 1 and next(iter(d)) else None for d in distinct]
             written[q] = np.asarray(per, dtype=object)[labels]
     chars: dict[str, dict[str, Any]] = {}
     for i, patient in enumerate(pt["patient"].tolist()):

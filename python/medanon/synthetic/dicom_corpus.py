@@ -119,7 +119,10 @@ def _pixels(rows: int, cols: int, modality: str, seed: int) -> tuple[np.ndarray,
 
     g = np.random.default_rng(seed)
     kind = {"US": "us", "SC": "us", "CR": "xr", "DX": "xr"}.get(modality, "ct")
-    bg = make_background(kind, (rows, cols), g)
+    if min(rows, cols) < 64:  # too small for anatomy: plain noise
+        bg = g.uniform(0, 200 if kind == "us" else 3000, size=(rows, cols))
+    else:
+        bg = make_background(kind, (rows, cols), g)
     if modality in ("US", "SC"):
         return np.clip(bg, 0, 255).astype(np.uint8), 8
     return np.clip(bg, 0, 4095).astype(np.uint16), 16
