@@ -81,7 +81,7 @@ def test_text_free_controls_are_hardly_masked() -> None:
     frames = generate(4, seed=11, text_free_fraction=1.0)
     for s in frames:
         frac = boxes_mask(detect_text(s.image), s.image.shape).mean()
-        assert frac <= 0.08, s.background  # speckle still costs up to ~7%
+        assert frac <= 0.01, s.background  # measured 0.000 (seeds 11, 12)
 
 
 def test_synthetic_recall_and_collateral_small_sample() -> None:
@@ -95,9 +95,32 @@ def test_synthetic_recall_and_collateral_small_sample() -> None:
             total += int(s.text_mask.sum())
             coll += int((m & ~s.text_mask).sum())
             other += int((~s.text_mask).sum())
-    # measured thresholds of the current detector (see bench/bench_pixels.py)
-    assert tp / total >= 0.4
+    # measured: recall 0.986 / collateral 0.053 here, 0.995 / 0.053 on held-out seed 21
+    # (tight line boxes alone cost ~4-5% collateral on this generator)
+    assert tp / total >= 0.97
     assert coll / other <= 0.06
+
+
+def test_detector_option() -> None:
+    img = np.zeros((128, 256), np.uint8)
+    cv2.putText(img, "DOE^JOHN", (10, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 255, 2)
+    with pytest.raises(ValueError, match="detector must be one of"):
+        detect_text(img, detector="tesseract")
+    with pytest.raises(ValueError, match="text_detector"):
+        clean_pixels(pydicom.dcmread(str(get_testdata_file("CT_small.dcm"))), _DetPol())
+    if importlib.util.find_spec("rapidocr_onnxruntime") is None:
+        with pytest.raises(ImportError, match="rapidocr-onnxruntime"):
+            detect_text(img, detector="dnn")
+        return
+    truth = img > 0
+    for det, want in (("dnn", 0.85), ("both", 1.0)):  # measured 0.90 and 1.0
+        m = boxes_mask(detect_text(img, detector=det), img.shape)
+        assert m[truth].mean() >= want, det
+
+
+@dataclass(frozen=True)
+class _DetPol(Pol):
+    text_detector: str = "ocr"
 
 
 def test_generator_is_seeded_and_truthful() -> None:

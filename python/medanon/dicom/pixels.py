@@ -32,6 +32,7 @@ Option; PS3.3 C.7.6.1.1.7 Burned In Annotation; PS3.3 C.9 Overlays.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,17 +110,25 @@ class Box(NamedTuple):
 class _Params:
     floor: float  # minimum stroke response (0-255) for a stroke pixel
     clutter_k: float  # threshold multiple of the local clutter
-    sep_min: float  # stroke response / response of the rest of the box
-    min_h: int  # minimum component height (px, at the working scale)
-    min_pixels: int  # minimum stroke pixels in a component
+    sep_min: float  # character: stroke response / response of the rest of its box
+    min_h: int  # character: minimum height (px, at the working scale)
+    word_sep: float  # a line of one component (touching letters): minimum sep
+    word_cuts: int  # ... and minimum stroke crossings along its middle row
 
 
-_USUAL = _Params(floor=20.0, clutter_k=2.5, sep_min=1.9, min_h=5, min_pixels=12)
-_STRICT = _Params(floor=36.0, clutter_k=3.2, sep_min=3.0, min_h=6, min_pixels=20)
+_USUAL = _Params(floor=16.0, clutter_k=2.5, sep_min=1.6, min_h=5, word_sep=3.0, word_cuts=4)
+_STRICT = _Params(floor=24.0, clutter_k=3.0, sep_min=2.2, min_h=6, word_sep=4.0, word_cuts=5)
 
-_KERNEL = 15  # top-hat square; strokes up to ~12 px wide survive
-_CLUTTER_CAP = 48  # response cap when measuring clutter (keeps text from raising it)
+_KERNEL = 15  # top-hat square; strokes up to ~13 px wide survive
+_CLUTTER_CAP = 16  # response cap when measuring clutter (keeps text from raising it)
 _MAX_WORK = 1400  # frames whose larger side exceeds this are analysed at half size
+_MIN_WORK = 400  # ... and below this at double size (6 px text becomes 12 px)
+_WORD = _Params(floor=20.0, clutter_k=2.5, sep_min=1.9, min_h=5, word_sep=1.9, word_cuts=0)
+_WORD_CAP = 48
+_DETECTORS = ("opencv", "dnn", "both")
+
+# columns of the character table built by _characters
+_X, _Y, _W, _H, _RESP, _PEAK, _SEP, _POL = range(8)
 
 
 def _to_grey_u8(frame: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
@@ -148,7 +157,170 @@ def _to_grey_u8(frame: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
     return np.asarray(cv2.convertScaleAbs(f, alpha=scale, beta=-lo * scale), dtype=np.uint8)
 
 
-def _candidates(g: npt.NDArray[Any], p: _Params) -> list[tuple[int, int, int, int]]:
+def _segment_max(
+    values: npt.NDArray[Any], labels: npt.NDArray[np.int32], n: int
+) -> npt.NDArray[np.float64]:
+    """Per-label maximum of `values` (0 for labels without pixels)."""
+    out = np.zeros(n, np.float64)
+    if labels.size == 0:
+        return out
+    order = np.argsort(labels, kind="stable")
+    sl, sv = labels[order], values[order]
+    starts = np.flatnonzero(np.r_[True, sl[1:] != sl[:-1]])
+    out[sl[starts]] = np.maximum.reduceat(sv, starts)
+    return out
+
+
+def _characters(
+    g: npt.NDArray[Any],
+    resp: npt.NDArray[Any],
+    stroke: npt.NDArray[Any],
+    p: _Params,
+    bright: bool,
+) -> npt.NDArray[np.float64]:
+    """Connected stroke components of one polarity that look like characters.
+
+    Each is tested on its own (never as part of a line): height, fill, stroke
+    width (distance transform) against height, mean response, and separation
+    (stroke response over the response of the rest of its box: high between
+    the strokes of a glyph, low in speckle and anatomy texture).
+    """
+    h_img, w_img = g.shape
+    n, lab, st, _ = cv2.connectedComponentsWithStats(stroke, connectivity=8, ltype=cv2.CV_32S)
+    empty = np.zeros((0, 8), np.float64)
+    if n <= 1:
+        return empty
+    x, y, w, h, a = (st[:, i].astype(np.int64) for i in range(5))
+    max_h = max(90, h_img // 4)
+    keep = (h >= p.min_h) & (h <= max_h) & (a >= 8) & (w <= 0.95 * w_img)
+    keep[0] = False
+    if not keep.any():
+        return empty
+    sel = (stroke.ravel() > 0) & keep[lab.ravel()]
+    labs = lab.ravel()[sel]
+    cnt = a.astype(np.float64)
+    rsum = np.bincount(labs, resp.ravel()[sel].astype(np.float64), minlength=n)
+    dist = cv2.distanceTransform(stroke, cv2.DIST_L2, 3).ravel()[sel]
+    width = 2.0 * _segment_max(dist, labs, n)
+    gv = g.ravel()[sel]
+    peak = _segment_max(gv if bright else 255 - gv, labs, n)
+    ii = cv2.integral(resp, sdepth=cv2.CV_64F)
+    boxsum = ii[y + h, x + w] - ii[y, x + w] - ii[y + h, x] + ii[y, x]
+    area = (w * h).astype(np.float64)
+    mean_s = rsum / np.maximum(cnt, 1)
+    sep = mean_s / ((boxsum - rsum) / np.maximum(area - cnt, 1) + 4.0)
+    fill = cnt / area
+    keep &= mean_s >= p.floor
+    keep &= sep >= p.sep_min
+    keep &= (fill >= 0.08) & (fill <= 0.9)
+    keep &= width <= np.maximum(4.0, 0.5 * h)  # strokes, not blobs
+    # a component much wider than tall is a word only when several strokes
+    # cross its middle row (not a streak, fibre or rib edge)
+    for j in np.nonzero(keep & (w > 2 * h))[0]:
+        row = stroke[y[j] + h[j] // 2, x[j] : x[j] + w[j]] > 0
+        keep[j] = np.count_nonzero(row[1:] & ~row[:-1]) >= min(w[j] / h[j], 4)
+    i = np.nonzero(keep)[0]
+    pol = np.full(i.size, 1.0 if bright else 0.0)
+    cols = (x[i], y[i], w[i], h[i], mean_s[i], peak[i], sep[i], pol)
+    return np.stack(cols, axis=1).astype(np.float64)
+
+
+def _crossings(stroke: npt.NDArray[Any], c: npt.NDArray[np.float64]) -> int:
+    """Stroke crossings along the middle row of a component's box."""
+    x, y, w, h = (int(v) for v in c[:4])
+    row = stroke[y + h // 2, x : x + w] > 0
+    return int(np.count_nonzero(row[1:] & ~row[:-1]))
+
+
+def _lines(
+    chars: npt.NDArray[np.float64],
+    strokes: tuple[npt.NDArray[Any], npt.NDArray[Any]],
+    shape: tuple[int, int],
+    p: _Params,
+) -> list[tuple[int, int, int, int]]:
+    """Group characters into lines and keep the lines that look like text.
+
+    Characters join when their boxes, widened by 0.7 of their height and
+    trimmed by a quarter of it vertically, touch. A line is kept when at
+    least two of its characters of one polarity share their extreme grey
+    value (burned-in text is drawn in one colour; speckle and anatomy are
+    not), or when it is one wide component (touching letters) that is well
+    separated from its surround and crossed by several strokes.
+    """
+    if len(chars) == 0:
+        return []
+    h_img, w_img = shape
+    m = np.zeros(shape, np.uint8)
+    for x, y, w, h in chars[:, :4]:
+        px, py = max(3, int(0.7 * h)), int(0.25 * h)
+        cv2.rectangle(
+            m, (int(x - px), int(y + py)), (int(x + w - 1 + px), int(y + h - 1 - py)), 255, -1
+        )
+    n, lab, _, _ = cv2.connectedComponentsWithStats(m, connectivity=4, ltype=cv2.CV_32S)
+    cx = np.clip((chars[:, _X] + chars[:, _W] / 2).astype(np.int64), 0, w_img - 1)
+    cy = np.clip((chars[:, _Y] + chars[:, _H] / 2).astype(np.int64), 0, h_img - 1)
+    group = lab[cy, cx]
+    out = []
+    for k in range(1, n):
+        mem = chars[group == k]
+        if len(mem) == 0:
+            continue
+        x0, y0 = mem[:, _X].min(), mem[:, _Y].min()
+        x1, y1 = (mem[:, _X] + mem[:, _W]).max(), (mem[:, _Y] + mem[:, _H]).max()
+        hm = float(np.median(mem[:, _H]))
+        ok = False
+        q1, q3 = np.percentile(mem[:, _H], [25, 75])
+        if y1 - y0 > 2.2 * hm and q3 - q1 > 0.4 * hm:
+            ok = False  # several lines, but of characters of unlike heights: blobs
+        elif len(mem) >= 2 and x1 - x0 >= 2.0 * hm:
+            tol = max(6.0, 0.12 * float(np.median(mem[:, _RESP])))
+            for pol in (0.0, 1.0):
+                pk = mem[mem[:, _POL] == pol, _PEAK]
+                if len(pk) >= 2:
+                    same = int(np.count_nonzero(np.abs(pk - np.median(pk)) <= tol))
+                    ok = ok or same >= max(2, len(pk) // 2)
+        elif len(mem) == 1:
+            c = mem[0]
+            ok = (
+                x1 - x0 >= 2.5 * hm
+                and c[_SEP] >= p.word_sep
+                and _crossings(strokes[int(c[_POL])], c) >= p.word_cuts
+            )
+        if ok:
+            out.append((int(x0), int(y0), int(x1 - x0), int(y1 - y0)))
+    return out
+
+
+def _opencv_boxes(g: npt.NDArray[Any], p: _Params) -> list[tuple[int, int, int, int]]:
+    """Line boxes (unpadded) found by the classical detector, at the scale of `g`."""
+    h_img, w_img = g.shape
+    ker = cv2.getStructuringElement(cv2.MORPH_RECT, (_KERNEL, _KERNEL))
+    wth = cv2.morphologyEx(g, cv2.MORPH_TOPHAT, ker)
+    bth = cv2.morphologyEx(g, cv2.MORPH_BLACKHAT, ker)
+    # local clutter: mean of the (low-capped) response of either polarity
+    # over ~56 px; the low cap keeps a dense text line from raising it
+    sw, sh = max(w_img // 8, 1), max(h_img // 8, 1)
+    small = cv2.resize(
+        cv2.min(cv2.max(wth, bth), _CLUTTER_CAP), (sw, sh), interpolation=cv2.INTER_AREA
+    )
+    clutter = cv2.resize(cv2.blur(small, (7, 7)), (w_img, h_img), interpolation=cv2.INTER_LINEAR)
+    thr = cv2.max(cv2.convertScaleAbs(clutter, alpha=p.clutter_k), np.full_like(g, int(p.floor)))
+    strokes = (cv2.compare(bth, thr, cv2.CMP_GE), cv2.compare(wth, thr, cv2.CMP_GE))
+    chars = np.concatenate(
+        [_characters(g, wth, strokes[1], p, True), _characters(g, bth, strokes[0], p, False)]
+    )
+    return _lines(chars, strokes, g.shape, p)
+
+
+def _word_boxes(g: npt.NDArray[Any]) -> list[tuple[int, int, int, int]]:
+    """Second pass for small frames: strokes closed into words, then filtered as words.
+
+    Tiny rendered text (5-8 px tall) touches its neighbours and logos, so
+    its letters rarely pass the character tests; closing the strokes
+    horizontally and testing the resulting words catches it. Only run on
+    frames smaller than ``_MIN_WORK``, where it is cheap.
+    """
+    p = _WORD
     h_img, w_img = g.shape
     ker = cv2.getStructuringElement(cv2.MORPH_RECT, (_KERNEL, _KERNEL))
     resp = cv2.max(
@@ -156,7 +328,7 @@ def _candidates(g: npt.NDArray[Any], p: _Params) -> list[tuple[int, int, int, in
     )
     # local clutter: mean of the capped response over ~64 px, computed small
     sw, sh = max(w_img // 8, 1), max(h_img // 8, 1)
-    small = cv2.resize(cv2.min(resp, _CLUTTER_CAP), (sw, sh), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(cv2.min(resp, _WORD_CAP), (sw, sh), interpolation=cv2.INTER_AREA)
     small = cv2.blur(small, (7, 7))
     clutter = cv2.resize(small, (w_img, h_img), interpolation=cv2.INTER_LINEAR)
     thr = cv2.max(cv2.convertScaleAbs(clutter, alpha=p.clutter_k), np.full_like(g, int(p.floor)))
@@ -168,9 +340,9 @@ def _candidates(g: npt.NDArray[Any], p: _Params) -> list[tuple[int, int, int, in
     if n <= 1:
         return []
     x, y, w, h = st[:, 0], st[:, 1], st[:, 2], st[:, 3]
-    max_h = max(90, h_img // 6)
+    max_h = h_img // 5  # tiny text, or a block of it
     # prefilter on geometry before any per-pixel statistics
-    keep = (h >= p.min_h) & (h <= max_h) & (w <= 0.95 * w_img) & (st[:, 4] >= p.min_pixels)
+    keep = (h >= p.min_h) & (h <= max_h) & (w <= 0.95 * w_img) & (st[:, 4] >= 12)
     keep[0] = False
     if not keep.any():
         return []
@@ -186,9 +358,9 @@ def _candidates(g: npt.NDArray[Any], p: _Params) -> list[tuple[int, int, int, in
         mean_rest = (boxsum - rsum) / np.maximum(area - cnt, 1)
         sep = mean_stroke / (mean_rest + 4.0)
         fill = cnt / area
-    keep &= cnt >= p.min_pixels
+    keep &= cnt >= 12
     keep &= mean_stroke >= p.floor
-    keep &= sep >= p.sep_min
+    keep &= sep >= p.word_sep
     keep &= fill >= 0.12
     keep &= (w >= 2) & (h <= 6 * np.maximum(w, 1))  # no vertical lines
     idx = np.nonzero(keep)[0]
@@ -196,20 +368,84 @@ def _candidates(g: npt.NDArray[Any], p: _Params) -> list[tuple[int, int, int, in
 
 
 def _pad_merge(boxes: list[tuple[int, int, int, int]], shape: tuple[int, int]) -> list[Box]:
+    """Pad each line box by a few pixels and merge overlaps into their bounding boxes."""
     if not boxes:
         return []
-    h_img, w_img = shape
-    m = np.zeros((h_img, w_img), np.uint8)
+    m = np.zeros(shape, np.uint8)
     for x, y, w, h in boxes:
-        px, py = max(3, h // 2), max(2, h // 5)
-        cv2.rectangle(m, (x - px, y - py), (x + w - 1 + px, y + h - 1 + py), 255, -1)
+        pad = max(2, h // 8)
+        cv2.rectangle(m, (x - pad, y - pad), (x + w - 1 + pad, y + h - 1 + pad), 255, -1)
     n, _, st, _ = cv2.connectedComponentsWithStats(m, connectivity=4)
     out = [Box(int(s[0]), int(s[1]), int(s[2]), int(s[3])) for s in st[1:n]]
-    # merged boxes may overlap after taking bounding boxes; one more pass
     return sorted(out, key=lambda b: (b.y, b.x))
 
 
-def detect_text(frame: npt.NDArray[Any], *, strict: bool = False) -> list[Box]:
+# ------------------------------------------------------------ DNN detector
+
+_DNN_PACKAGE = "rapidocr-onnxruntime"
+_DNN_MODEL = "ch_PP-OCRv4_det_infer.onnx"
+_dnn_cache: dict[str, Any] = {}
+
+
+def _dnn_model_path() -> Path:
+    spec = importlib.util.find_spec("rapidocr_onnxruntime")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(
+            f"detector='dnn' needs the {_DNN_PACKAGE} package, which ships the PP-OCR text "
+            f"detection model (pip install {_DNN_PACKAGE}); nothing is downloaded"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / _DNN_MODEL
+    if not path.is_file():
+        raise ImportError(f"the installed {_DNN_PACKAGE} package has no models/{_DNN_MODEL}")
+    return path
+
+
+def _dnn_run(blob: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Probability map of the PP-OCR DB model (onnxruntime if importable, else cv2.dnn)."""
+    if "run" not in _dnn_cache:
+        path = _dnn_model_path()
+        if importlib.util.find_spec("onnxruntime") is not None:
+            import onnxruntime as ort  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+            sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            name = sess.get_inputs()[0].name
+            _dnn_cache["run"] = lambda b: sess.run(None, {name: b})[0]
+        else:
+            net = cv2.dnn.readNet(str(path))
+
+            def run(b: npt.NDArray[np.float32]) -> Any:
+                net.setInput(b)
+                return net.forward()
+
+            _dnn_cache["run"] = run
+    prob: npt.NDArray[np.float32] = np.asarray(_dnn_cache["run"](blob), dtype=np.float32)
+    out: npt.NDArray[np.float32] = prob[0, 0]
+    return out
+
+
+def _dnn_boxes(g: npt.NDArray[Any]) -> list[tuple[int, int, int, int]]:
+    """Line boxes of the PP-OCR DB detector on the grey frame `g`."""
+    h, w = g.shape
+    s = min(1.0, 1280.0 / max(h, w))
+    sh, sw = max(32, round(h * s / 32) * 32), max(32, round(w * s / 32) * 32)
+    rgb = cv2.resize(g, (sw, sh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    x = (rgb.astype(np.float32) / 255.0 - 0.45) / 0.226  # ImageNet mean/std, grey
+    blob = np.ascontiguousarray(np.broadcast_to(x[None, None], (1, 3, sh, sw)), np.float32)
+    prob = _dnn_run(blob)
+    binm = cv2.resize((prob > 0.3).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+    n, _, st, _ = cv2.connectedComponentsWithStats(binm)
+    out = []
+    for bx, by, bw, bh, area in st[1:n]:
+        if area < 4:
+            continue
+        u = round(0.8 * bh)  # DB shrinks text regions; unclip ~1.6
+        out.append((int(bx) - u // 2, int(by) - u // 2, int(bw) + u, int(bh) + u))
+    return out
+
+
+def detect_text(
+    frame: npt.NDArray[Any], *, strict: bool = False, detector: str = "opencv"
+) -> list[Box]:
     """Find burned-in text in one frame.
 
     Parameters
@@ -219,7 +455,13 @@ def detect_text(frame: npt.NDArray[Any], *, strict: bool = False) -> list[Box]:
         float dtype; values are used as stored (no LUTs).
     strict : bool
         Stricter thresholds, for modalities where text is rare (CT, MR, PT,
-        NM), to keep false masks off anatomy.
+        NM), to keep false masks off anatomy (OpenCV detector only).
+    detector : {"opencv", "dnn", "both"}
+        ``"opencv"``: the classical detector (default, no extra package).
+        ``"dnn"``: the PP-OCRv4 DB text detection model shipped in the
+        ``rapidocr-onnxruntime`` package (run with onnxruntime when
+        importable, else ``cv2.dnn``); ImportError naming the package when
+        it is not installed. ``"both"``: the union of the two.
 
     Returns
     -------
@@ -235,20 +477,29 @@ def detect_text(frame: npt.NDArray[Any], *, strict: bool = False) -> list[Box]:
     >>> len(boxes) >= 1
     True
     """
+    if detector not in _DETECTORS:
+        raise ValueError(f"detector must be one of {_DETECTORS}, got {detector!r}")
     g = _to_grey_u8(frame)
     h_img, w_img = g.shape
-    p = _STRICT if strict else _USUAL
-    factor = 2 if max(h_img, w_img) > _MAX_WORK else 1
-    work = (
-        cv2.resize(g, (w_img // factor, h_img // factor), interpolation=cv2.INTER_AREA)
-        if factor > 1
-        else g
-    )
-    cands = [
-        (x * factor, y * factor, w * factor + 1, h * factor + 1)
-        for x, y, w, h in _candidates(work, p)
-    ]
-    return _pad_merge(cands, (h_img, w_img))
+    found: list[tuple[int, int, int, int]] = []
+    if detector in ("dnn", "both"):
+        found += _dnn_boxes(g)
+    if detector in ("opencv", "both"):
+        p = _STRICT if strict else _USUAL
+        if max(h_img, w_img) > _MAX_WORK:  # analyse at half size
+            work = cv2.resize(g, (w_img // 2, h_img // 2), interpolation=cv2.INTER_AREA)
+            found += [(2 * x, 2 * y, 2 * w + 1, 2 * h + 1) for x, y, w, h in _opencv_boxes(work, p)]
+        elif max(h_img, w_img) < _MIN_WORK:  # small frames: tiny text, analyse at double size
+            work = cv2.resize(g, (w_img * 2, h_img * 2), interpolation=cv2.INTER_NEAREST)
+            found += [
+                (x // 2, y // 2, (x + w + 1) // 2 - x // 2, (y + h + 1) // 2 - y // 2)
+                for x, y, w, h in _opencv_boxes(work, p)
+            ]
+            if not strict:
+                found += _word_boxes(g)
+        else:
+            found += _opencv_boxes(g, p)
+    return _pad_merge(found, (h_img, w_img))
 
 
 def boxes_mask(
@@ -536,7 +787,8 @@ def clean_pixels(ds: Dataset, policy: Any) -> PixelResult:
     policy : medanon.dicom.policy.Policy
         Read by attribute: ``burned_in`` ("auto", "all", "off"),
         ``pixel_rules`` (path or None), ``allow_undecodable_pixels`` (bool),
-        ``review_dir`` (path or None).
+        ``review_dir`` (path or None), and ``text_detector`` ("opencv",
+        the default when absent, "dnn" or "both"; see :func:`detect_text`).
 
     Returns
     -------
@@ -577,6 +829,9 @@ def clean_pixels(ds: Dataset, policy: Any) -> PixelResult:
         if any(k in ds for k in _PIXEL_KEYWORDS[1:]):
             return PixelResult(False, 0, 0, 0, "float pixel data not scanned")
         return PixelResult(False, 0, 0, 0, "no pixel data")
+    detector = str(getattr(policy, "text_detector", "opencv"))
+    if detector not in _DETECTORS:
+        raise ValueError(f"policy.text_detector must be one of {_DETECTORS}, got {detector!r}")
     rules_path = getattr(policy, "pixel_rules", None)
     rules: tuple[PixelRule, ...] = load_rules(None)
     if rules_path is not None:
@@ -599,7 +854,9 @@ def clean_pixels(ds: Dataset, policy: Any) -> PixelResult:
     masked = rule_boxes = 0
     for i in range(arr.shape[0]):
         frame = arr[i]
-        boxes: list[Box] = detect_text(_display_frame(ds, frame, photometric), strict=strict)
+        boxes: list[Box] = detect_text(
+            _display_frame(ds, frame, photometric), strict=strict, detector=detector
+        )
         black = _black_value(ds, frame, photometric)
         rule_boxes += mask_frame(frame, [Box(*r) for r in fixed], black)
         masked += mask_frame(frame, boxes, black)

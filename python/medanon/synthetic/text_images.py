@@ -291,10 +291,17 @@ def sample(
             if occupied[max(by - 4, 0) : by + bh + 4, max(bx - 4, 0) : bx + bw + 4].any():
                 continue
             c = float(rng.choice(CONTRASTS)) if contrast is None else contrast
-            # polarity: bright text unless the local background is bright
+            # polarity: bright text unless the local background is too bright
+            # for it; when neither polarity fits (high contrast on a mid-grey
+            # background), the extreme farther from the background, so the
+            # text is never drawn black on black (invisible yet in the truth)
             local = float(np.median(bg[by : by + bh, bx : bx + bw]))
-            value = local + c * full if local + c * full <= full else local - c * full
-            value = float(np.clip(value, 0, full))
+            if local + c * full <= full:
+                value = local + c * full
+            elif local - c * full >= 0:
+                value = local - c * full
+            else:
+                value = full if full - local >= local else 0.0
             a = cov.astype(np.float32) / 255.0
             img = img * (1 - a) + value * a
             mask |= drawn
