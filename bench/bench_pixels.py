@@ -3,7 +3,7 @@
 Run: ``python bench/bench_pixels.py [--n 24] [--seed 0]``.  Prints one table per
 detector (medanon's OpenCV detector; Tesseract via pytesseract when the
 ``tesseract`` binary is installed; the PP-OCRv4 DB detection model shipped in
-the ``rapidocr-onnxruntime`` wheel, run with ``cv2.dnn``, when that package is
+the ``rapidocr-onnxruntime`` wheel, via ``detect_text(detector="dnn")``, when it is
 installed) and saves them under ``bench/results/``.
 
 Metrics per background and overall:
@@ -54,35 +54,12 @@ def tesseract_detector() -> Detector | None:
 
 
 def dnn_detector() -> Detector | None:
-    spec = importlib.util.find_spec("rapidocr_onnxruntime")
-    if spec is None or not spec.submodule_search_locations:
+    """medanon's ``detector="dnn"``: the PP-OCRv4 DB model of rapidocr-onnxruntime."""
+    try:
+        detect_text(np.zeros((32, 32), np.uint8), detector="dnn")
+    except ImportError:
         return None
-    model = (
-        Path(next(iter(spec.submodule_search_locations))) / "models" / "ch_PP-OCRv4_det_infer.onnx"
-    )
-    if not model.exists():
-        return None
-    net = cv2.dnn.readNet(str(model))
-
-    def det(frame: np.ndarray[Any, Any]) -> list[Box]:
-        g = _to_grey_u8(frame)
-        h, w = g.shape
-        sh, sw = (max(32, round(h / 32) * 32), max(32, round(w / 32) * 32))
-        rgb = cv2.cvtColor(g, cv2.COLOR_GRAY2BGR)
-        blob = cv2.dnn.blobFromImage(rgb, 1 / 127.5, (sw, sh), (127.5, 127.5, 127.5), swapRB=True)
-        net.setInput(blob)
-        prob = net.forward()[0, 0]
-        binm = cv2.resize((prob > 0.3).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
-        n, _, st, _ = cv2.connectedComponentsWithStats(binm)
-        out = []
-        for x, y, bw, bh, area in st[1:n]:
-            if area < 4:
-                continue
-            u = round(0.8 * bh)  # DB shrinks text regions; unclip ~1.6
-            out.append((int(x) - u // 2, int(y) - u // 2, int(bw) + u, int(bh) + u))
-        return _pad_merge(out, g.shape)
-
-    return det
+    return lambda f: detect_text(f, detector="dnn")
 
 
 def evaluate(det: Detector, samples: list[TextSample]) -> dict[str, dict[str, float]]:
@@ -117,7 +94,7 @@ def evaluate(det: Detector, samples: list[TextSample]) -> dict[str, dict[str, fl
             "collateral": r["col"] / max(r["nt"], 1),
             "free": float(np.mean(r["free"])) if r["free"] else float("nan"),
         }
-    return out  # type: ignore[return-value]
+    return out
 
 
 def fps(det: Detector, frames: list[np.ndarray[Any, Any]], budget: float = 3.0) -> float:
@@ -147,7 +124,7 @@ def main() -> None:
         ("medanon OpenCV (usual)", detect_text),
         ("medanon OpenCV (strict)", lambda f: detect_text(f, strict=True)),
         ("Tesseract (pytesseract, psm 11)", tesseract_detector()),
-        ("PP-OCRv4 DB via cv2.dnn (rapidocr-onnxruntime model)", dnn_detector()),
+        ("PP-OCRv4 DB, detect_text(detector='dnn') (rapidocr-onnxruntime model)", dnn_detector()),
     ]
     lines = [
         f"synthetic: {args.n} frames per background, seed {args.seed}, 512x512, "
