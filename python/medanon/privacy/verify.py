@@ -54,15 +54,6 @@ class Verification:
         return asdict(self)
 
 
-def _recursive_l(counts: Sequence[int], c: float) -> int:
-    r = sorted((v for v in counts if v > 0), reverse=True)
-    best = 0
-    for l in range(1, len(r) + 1):
-        if r[0] < c * sum(r[l - 1 :]):
-            best = l
-    return best
-
-
 def verify(
     df: pd.DataFrame,
     quasi_identifiers: Sequence[str],
@@ -108,39 +99,51 @@ def verify(
         raise ValueError(f"column(s) not in the table: {', '.join(map(str, missing))}")
     if len(df) == 0:
         raise ValueError("the table is empty (0 rows)")
-    weights = df[count].astype(np.int64) if count else pd.Series(1, index=df.index, dtype=np.int64)
-    keys = [df[q].astype(str).where(df[q].notna(), "<NA>") for q in qis]
-    sizes = weights.groupby(keys, sort=False).sum()
+    weights = df[count].to_numpy(dtype=np.int64) if count else np.ones(len(df), dtype=np.int64)
+    # one integer per equivalence class (a missing value is a value of its own)
+    codes = np.stack([pd.factorize(df[q], use_na_sentinel=False)[0] for q in qis], axis=1)
+    _, group = np.unique(codes, axis=0, return_inverse=True)
+    group = group.ravel()
+    n_groups = int(group.max()) + 1
+    sizes = np.bincount(group, weights=weights, minlength=n_groups)
     k = int(sizes.min())
-    classes = int(len(sizes))
     rows = int(weights.sum())
     if sensitive is None:
-        return Verification(k=k, classes=classes, rows=rows)
+        return Verification(k=k, classes=n_groups, rows=rows)
 
-    sv = df[sensitive]
-    table = weights.groupby([*keys, sv.astype(str).where(sv.notna(), "<NA>")], sort=False).sum()
-    per_class = table.groupby(level=list(range(len(qis))), sort=False)
-    distinct_l = int(per_class.size().min())
-    entropy_l = math.inf
-    recursive_l = None
-    rec = math.inf
-    for _, grp in per_class:
-        cnt = grp.to_numpy(dtype=np.int64)
-        p = cnt / cnt.sum()
-        h = float(-(p * np.log(p)).sum())
-        entropy_l = min(entropy_l, math.exp(h))
-        rec = min(rec, _recursive_l(cnt.tolist(), c))
-    recursive_l = int(rec)
+    s_codes = pd.factorize(df[sensitive], use_na_sentinel=False)[0]
+    pair = pd.DataFrame({"g": group, "s": s_codes, "w": weights}).groupby(["g", "s"], sort=True)["w"].sum()
+    g = pair.index.get_level_values(0).to_numpy()
+    cnt = pair.to_numpy(dtype=np.float64)
+    totals = sizes[g]
+    distinct_l = int(np.bincount(g, minlength=n_groups).min())
+    p = cnt / totals
+    entropy = np.bincount(g, weights=-p * np.log(p), minlength=n_groups)
+    entropy_l = float(np.exp(entropy.min()))
+    # recursive (c,l): counts of each class in descending order r_1 >= r_2 >= ...;
+    # the largest l with r_1 < c * (r_l + ... + r_m) is the number of ranks i
+    # whose tail sum (from i on) still exceeds r_1 / c, as tails only shrink.
+    order = np.lexsort((-cnt, g))
+    g_sorted, c_sorted = g[order], cnt[order]
+    first = np.r_[True, g_sorted[1:] != g_sorted[:-1]]
+    start_idx = np.flatnonzero(first)
+    r1 = c_sorted[start_idx][np.cumsum(first) - 1]
+    csum = np.cumsum(c_sorted)
+    before = csum - c_sorted - (csum - c_sorted)[start_idx][np.cumsum(first) - 1]
+    tail = totals[order] - before
+    ok = r1 < c * tail
+    recursive_l = int(np.bincount(g_sorted, weights=ok, minlength=n_groups).min())
 
     t_val: float | None = None
     if t_closeness:
-        t_val = _t_closeness(df, keys, sv, weights)
+        keys = [df[q] for q in qis]
+        t_val = _t_closeness(df, keys, df[sensitive], pd.Series(weights, index=df.index))
     return Verification(
         k=k,
-        classes=classes,
+        classes=n_groups,
         rows=rows,
         distinct_l=distinct_l,
-        entropy_l=float(entropy_l),
+        entropy_l=entropy_l,
         recursive_l=recursive_l,
         c=float(c),
         t=t_val,
