@@ -16,10 +16,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import data  # noqa: E402
-import naive_pandas  # noqa: E402
+import data
+import naive_pandas
 
-from medanon import _core, reference  # noqa: E402
+from medanon import _core, reference
 
 K, L = 10, 3.0
 
@@ -27,14 +27,16 @@ K, L = 10, 3.0
 @pytest.mark.parametrize("n", [10_000, 100_000])
 def test_core(benchmark: Any, n: int) -> None:
     x, s, cats = data.arrays(n)
-    labels, _, _, counts = benchmark(_core.mondrian, x, s, cats, K, "distinct", L, 1.0, "strict")
+    _, _, _, counts = benchmark(_core.mondrian, x, s, cats, K, "distinct", L, 1.0, "strict")
     assert counts.min() >= K
 
 
 @pytest.mark.parametrize("n", [10_000, 100_000])
 def test_reference(benchmark: Any, n: int) -> None:
     x, s, cats = data.arrays(n)
-    out = benchmark.pedantic(reference.mondrian, args=(x, s, cats, K, "distinct", L, 1.0, "strict"), rounds=1, iterations=1)
+    out = benchmark.pedantic(
+        reference.mondrian, args=(x, s, cats, K, "distinct", L, 1.0, "strict"), rounds=1, iterations=1
+    )
     assert out[3].min() >= K
 
 

@@ -13,7 +13,9 @@ from collections.abc import Callable
 import pandas as pd
 
 
-def get_spans(df: pd.DataFrame, partition: pd.Index, categorical: set[str], scale: dict[str, float] | None = None) -> dict[str, float]:
+def get_spans(
+    df: pd.DataFrame, partition: pd.Index, categorical: set[str], scale: dict[str, float] | None = None
+) -> dict[str, float]:
     spans: dict[str, float] = {}
     for column in df.columns:
         if column in categorical:
@@ -71,7 +73,9 @@ def partition_dataset(
     return finished
 
 
-def anonymise(df: pd.DataFrame, qis: list[str], sensitive: str, k: int, l: int, categorical: set[str]) -> list[pd.Index]:
+def anonymise(
+    df: pd.DataFrame, qis: list[str], sensitive: str, k: int, l: int, categorical: set[str]
+) -> list[pd.Index]:
     def valid(d: pd.DataFrame, p: pd.Index, s: str) -> bool:
         return is_k_anonymous(d, p, s, k) and is_l_diverse(d, p, s, l)
 

@@ -77,7 +77,10 @@ def run_sub(n: int, engine: str, repeats: int) -> dict[str, float]:
     env = dict(os.environ, OMP_NUM_THREADS="1")
     out = subprocess.run(
         [sys.executable, __file__, "--one", str(n), "--engine", engine, "--repeats", str(repeats)],
-        check=True, capture_output=True, text=True, env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -89,7 +92,9 @@ def main() -> None:
     p.add_argument("--one", type=int, help=argparse.SUPPRESS)
     p.add_argument("--engine", default="core", help=argparse.SUPPRESS)
     p.add_argument("--repeats", type=int, default=3, help=argparse.SUPPRESS)
-    p.add_argument("--baselines-up-to", type=int, default=100_000, help="run reference and naive pandas up to this size")
+    p.add_argument(
+        "--baselines-up-to", type=int, default=100_000, help="run reference and naive pandas up to this size"
+    )
     args = p.parse_args()
     if args.one:
         print(json.dumps(measure_one(args.one, args.engine, args.repeats)))
@@ -97,20 +102,27 @@ def main() -> None:
 
     sizes = [n for n in (10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000) if n <= args.max_rows]
     rows = []
-    print(f"{'rows':>10} {'engine':>10} {'seconds':>9} {'rows/s':>12} {'input MiB':>10} {'peak MiB':>9} {'peak/input':>10}")
+    print(
+        f"{'rows':>10} {'engine':>10} {'seconds':>9} {'rows/s':>12} {'input MiB':>10} "
+        f"{'peak MiB':>9} {'peak/input':>10}"
+    )
     for n in sizes:
         engines = ["core"] + (["reference", "naive"] if n <= args.baselines_up_to else [])
         for e in engines:
             r = run_sub(n, e, 3 if e == "core" else 1)
             rows.append(r)
-            print(f"{n:>10,} {e:>10} {r['seconds']:>9.4f} {r['rows_per_s']:>12,.0f} {r['input_mib']:>10.1f} "
-                  f"{r['peak_mib']:>9.1f} {r['peak_over_input']:>10.2f}")
+            print(
+                f"{n:>10,} {e:>10} {r['seconds']:>9.4f} {r['rows_per_s']:>12,.0f} {r['input_mib']:>10.1f} "
+                f"{r['peak_mib']:>9.1f} {r['peak_over_input']:>10.2f}"
+            )
     by = {(r["rows"], r["engine"]): r["seconds"] for r in rows}
     print("\nspeed-up of the core (same run):")
     for n in sizes:
         if (n, "reference") in by:
-            print(f"  {n:>9,} rows: {by[(n, 'reference')] / by[(n, 'core')]:8.0f}x reference, "
-                  f"{by[(n, 'naive')] / by[(n, 'core')]:8.0f}x naive pandas")
+            print(
+                f"  {n:>9,} rows: {by[(n, 'reference')] / by[(n, 'core')]:8.0f}x reference, "
+                f"{by[(n, 'naive')] / by[(n, 'core')]:8.0f}x naive pandas"
+            )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "scaling.json").write_text(json.dumps(rows, indent=2))

@@ -16,12 +16,27 @@ with warnings.catch_warnings():
 
 ADULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "adult" / "adult.data"
 COLUMNS = [
-    "age", "workclass", "fnlwgt", "education", "education-num", "marital-status", "occupation",
-    "relationship", "race", "sex", "capital-gain", "capital-loss", "hours-per-week", "native-country", "income",
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education-num",
+    "marital-status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital-gain",
+    "capital-loss",
+    "hours-per-week",
+    "native-country",
+    "income",
 ]
 QIS = ["age", "education-num", "sex", "race", "marital-status", "native-country", "workclass"]
 
-pytestmark = pytest.mark.skipif(not ADULT.exists(), reason=f"UCI Adult data not found at {ADULT} (../shared/data is absent)")
+pytestmark = pytest.mark.skipif(
+    not ADULT.exists(), reason=f"UCI Adult data not found at {ADULT} (../shared/data is absent)"
+)
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ def patients() -> pd.DataFrame:
     return make_patients(1500, seed=3)
 
 
-@pytest.mark.parametrize("diversity,l", [("distinct", 3), ("entropy", 2.5), ("recursive", 2)])
+@pytest.mark.parametrize(("diversity", "l"), [("distinct", 3), ("entropy", 2.5), ("recursive", 2)])
 @pytest.mark.parametrize("mode", ["strict", "relaxed"])
 def test_generalised_release_is_k_anonymous_and_l_diverse(
     patients: pd.DataFrame, diversity: str, l: float, mode: str
@@ -168,9 +168,7 @@ def test_whole_table_fails_criterion() -> None:
 
 
 def test_verify_hand_computed() -> None:
-    df = pd.DataFrame(
-        {"q": ["A"] * 4 + ["B"] * 6, "s": ["x", "x", "y", "z", "x", "x", "x", "y", "y", "z"]}
-    )
+    df = pd.DataFrame({"q": ["A"] * 4 + ["B"] * 6, "s": ["x", "x", "y", "z", "x", "x", "x", "y", "y", "z"]})
     v = medanon.verify(df, ["q"], "s", c=2.0, t_closeness=True)
     assert (v.k, v.classes, v.distinct_l) == (4, 2, 3)
     # class A: 2,1,1 -> H = log 4 - (2 log 2)/4 -> exp = 2.828...; class B: 3,2,1

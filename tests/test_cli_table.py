@@ -26,11 +26,30 @@ def test_table_command(tmp_path: Path, csv: Path, suffix: str) -> None:
     out = tmp_path / f"out{suffix}"
     rep = tmp_path / "report.json"
     fig = tmp_path / "fig.png"
-    code = main([
-        "table", str(csv), str(out), "--qi", "age,sex,weight,admission_date", "--dates", "admission_date",
-        "--sensitive", "diagnosis", "-k", "7", "-l", "3", "--diversity", "entropy",
-        "--report", str(rep), "--plot", str(fig), "-q",
-    ])
+    code = main(
+        [
+            "table",
+            str(csv),
+            str(out),
+            "--qi",
+            "age,sex,weight,admission_date",
+            "--dates",
+            "admission_date",
+            "--sensitive",
+            "diagnosis",
+            "-k",
+            "7",
+            "-l",
+            "3",
+            "--diversity",
+            "entropy",
+            "--report",
+            str(rep),
+            "--plot",
+            str(fig),
+            "-q",
+        ]
+    )
     assert code == 0
     released = pd.read_parquet(out) if suffix == ".parquet" else pd.read_csv(out)
     assert len(released) == 600
@@ -58,7 +77,14 @@ def test_table_command_errors(tmp_path: Path, csv: Path, capsys: pytest.CaptureF
 def test_demo_command(tmp_path: Path) -> None:
     assert main(["demo", str(tmp_path), "--patients", "800", "--no-dicom"]) == 0
     t = tmp_path / "table"
-    for name in ["patients.csv", "release.csv", "release_centroid.csv", "report.json", "partitions.png", "histograms.png"]:
+    for name in [
+        "patients.csv",
+        "release.csv",
+        "release_centroid.csv",
+        "report.json",
+        "partitions.png",
+        "histograms.png",
+    ]:
         assert (t / name).stat().st_size > 0, name
     rep = json.loads((t / "report.json").read_text())
     released = pd.read_csv(t / "release.csv")

@@ -15,8 +15,16 @@ OK_C = np.zeros(2, np.int64)
 OK_X = np.arange(8, dtype=np.float64).reshape(4, 2)
 
 
-def call(x: object = OK_X, s: object = OK_S, c: object = OK_C, k: int = 2, div: str = "none", l: float = 1.0,
-         cc: float = 1.0, mode: str = "strict") -> object:
+def call(
+    x: object = OK_X,
+    s: object = OK_S,
+    c: object = OK_C,
+    k: int = 2,
+    div: str = "none",
+    l: float = 1.0,
+    cc: float = 1.0,
+    mode: str = "strict",
+) -> object:
     return _core.mondrian(x, s, c, k, div, l, cc, mode)  # type: ignore[arg-type]
 
 
@@ -64,7 +72,9 @@ def test_bad_input_raises_clearly(kwargs: dict[str, object], exc: type[Exception
         dtype=st.sampled_from([np.float64, np.float32, np.int64, np.int32, np.uint8]),
         shape=hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=6),
     ),
-    s=hnp.arrays(dtype=st.sampled_from([np.int32, np.int64]), shape=hnp.array_shapes(min_dims=0, max_dims=2, max_side=8)),
+    s=hnp.arrays(
+        dtype=st.sampled_from([np.int32, np.int64]), shape=hnp.array_shapes(min_dims=0, max_dims=2, max_side=8)
+    ),
     c=hnp.arrays(dtype=st.sampled_from([np.int64, np.int32]), shape=st.integers(0, 4), elements=st.integers(-2, 5)),
     k=st.integers(-3, 10),
     div=st.sampled_from(["none", "distinct", "entropy", "recursive", "", "DISTINCT"]),
@@ -76,9 +86,10 @@ def test_hostile_arrays_never_crash(
     x: np.ndarray, s: np.ndarray, c: np.ndarray, k: int, div: str, l: float, cc: float, mode: str
 ) -> None:
     try:
-        labels, mins, maxs, counts = call(x, s, c, k, div, l, cc, mode)  # type: ignore[misc]
+        labels, _mins, _maxs, counts = call(x, s, c, k, div, l, cc, mode)  # type: ignore[misc]
     except (TypeError, ValueError) as err:
-        assert str(err)  # a message, never an empty error
+        message = str(err)
+        assert message  # a message, never an empty error
         return
     # it only succeeds on valid input, and then the output is coherent
     assert x.dtype == np.float64 and x.ndim == 2
@@ -88,8 +99,11 @@ def test_hostile_arrays_never_crash(
 
 @settings(max_examples=100, deadline=None)
 @given(
-    x=hnp.arrays(np.float64, st.tuples(st.integers(1, 30), st.integers(1, 4)),
-                 elements=st.floats(allow_nan=True, allow_infinity=True)),
+    x=hnp.arrays(
+        np.float64,
+        st.tuples(st.integers(1, 30), st.integers(1, 4)),
+        elements=st.floats(allow_nan=True, allow_infinity=True),
+    ),
     k=st.integers(1, 5),
 )
 def test_nonfinite_values_rejected_or_partitioned(x: np.ndarray, k: int) -> None:

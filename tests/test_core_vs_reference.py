@@ -55,7 +55,9 @@ def tables(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     crit=st.sampled_from(CRITERIA),
     mode=st.sampled_from(["strict", "relaxed"]),
 )
-def test_core_and_reference_agree(table: tuple[np.ndarray, np.ndarray, np.ndarray], k: int, crit: tuple[str, float, float], mode: str) -> None:
+def test_core_and_reference_agree(
+    table: tuple[np.ndarray, np.ndarray, np.ndarray], k: int, crit: tuple[str, float, float], mode: str
+) -> None:
     x, s, cats = table
     n = x.shape[0]
     k = min(k, n)

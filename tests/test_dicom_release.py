@@ -14,12 +14,12 @@ import pytest
 
 pytest.importorskip("pydicom")
 
-from pydicom import dcmread  # noqa: E402
+from pydicom import dcmread
 
-import medanon  # noqa: E402
-from medanon.dicom.policy import Policy  # noqa: E402
-from medanon.dicom.release import DicomRelease, anonymise_dicom  # noqa: E402
-from medanon.synthetic.dicom_corpus import CorpusManifest, make_corpus  # noqa: E402
+import medanon
+from medanon.dicom.policy import Policy
+from medanon.dicom.release import DicomRelease, anonymise_dicom
+from medanon.synthetic.dicom_corpus import CorpusManifest, make_corpus
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -32,24 +32,47 @@ QIS = ["age", "sex", "weight", "size"]
 @pytest.fixture(scope="module")
 def corpus40(tmp_path_factory: pytest.TempPathFactory) -> tuple[CorpusManifest, Path]:
     root = tmp_path_factory.mktemp("c40")
-    m = make_corpus(root / "in", n_patients=40, studies_per_patient=2, series_per_study=1,
-                    images_per_series=2, seed=11, rows=32, cols=32)
+    m = make_corpus(
+        root / "in",
+        n_patients=40,
+        studies_per_patient=2,
+        series_per_study=1,
+        images_per_series=2,
+        seed=11,
+        rows=32,
+        cols=32,
+    )
     rng = np.random.default_rng(3)
-    clinical = pd.DataFrame({
-        "MRN": [p.patient_id for p in m.patients],
-        "diagnosis": rng.choice(["a", "b", "c", "d", "e"], len(m.patients)),
-        "outcome": rng.choice(["x", "y"], len(m.patients)),
-    })
+    clinical = pd.DataFrame(
+        {
+            "MRN": [p.patient_id for p in m.patients],
+            "diagnosis": rng.choice(["a", "b", "c", "d", "e"], len(m.patients)),
+            "outcome": rng.choice(["x", "y"], len(m.patients)),
+        }
+    )
     clinical.to_csv(root / "clinical.csv", index=False)
     return m, root / "clinical.csv"
 
 
 @pytest.fixture(scope="module")
-def release(corpus40: tuple[CorpusManifest, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[DicomRelease, Path]:
+def release(
+    corpus40: tuple[CorpusManifest, Path], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[DicomRelease, Path]:
     m, clinical = corpus40
     out = tmp_path_factory.mktemp("rel") / "out"
-    rel = anonymise_dicom(m.root, out, key=KEY, policy=Policy(burned_in="off"), progress=False, k=5, l=2,
-                          sensitive="diagnosis", clinical=clinical, clinical_id="MRN", quasi_identifiers=QIS)
+    rel = anonymise_dicom(
+        m.root,
+        out,
+        key=KEY,
+        policy=Policy(burned_in="off"),
+        progress=False,
+        k=5,
+        l=2,
+        sensitive="diagnosis",
+        clinical=clinical,
+        clinical_id="MRN",
+        quasi_identifiers=QIS,
+    )
     return rel, out
 
 
@@ -72,19 +95,23 @@ def test_pycanon_confirms_metadata(release: tuple[DicomRelease, Path]) -> None:
     assert "outcome" in meta.columns
 
 
-def test_written_headers_confirm_k_and_l(release: tuple[DicomRelease, Path], corpus40: tuple[CorpusManifest, Path]) -> None:
+def test_written_headers_confirm_k_and_l(
+    release: tuple[DicomRelease, Path], corpus40: tuple[CorpusManifest, Path]
+) -> None:
     rel, out = release
     meta = pd.read_csv(out / "metadata.csv", dtype=str, keep_default_na=False)
     rows = []
     for f in sorted(out.rglob("*.dcm")):
         ds = dcmread(f, stop_before_pixels=True)
-        rows.append({
-            "patient": str(ds.PatientID),
-            "PatientAge": str(ds.get("PatientAge", "")),
-            "PatientSex": str(ds.get("PatientSex", "")),
-            "PatientWeight": str(ds.get("PatientWeight", "")),
-            "PatientSize": str(ds.get("PatientSize", "")),
-        })
+        rows.append(
+            {
+                "patient": str(ds.PatientID),
+                "PatientAge": str(ds.get("PatientAge", "")),
+                "PatientSex": str(ds.get("PatientSex", "")),
+                "PatientWeight": str(ds.get("PatientWeight", "")),
+                "PatientSize": str(ds.get("PatientSize", "")),
+            }
+        )
         # VR-valid: AS is nnnY/nnnM, DS fits 16 characters
         age = rows[-1]["PatientAge"]
         assert age == "" or (len(age) == 4 and age[:3].isdigit() and age[3] in "YM")
@@ -146,8 +173,14 @@ def test_report_html_is_self_contained(release: tuple[DicomRelease, Path]) -> No
 
     for s in p.images:
         assert base64.b64decode(s.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
-    for h in ["Privacy, measured on the output", "Statistical fidelity (centroid release)", "Partitions",
-              "Before and after", "Burned-in text", "Audit"]:
+    for h in [
+        "Privacy, measured on the output",
+        "Statistical fidelity (centroid release)",
+        "Partitions",
+        "Before and after",
+        "Burned-in text",
+        "Audit",
+    ]:
         assert h in p.headings
     assert "http://" not in html and "https://" not in html  # nothing fetched
     rep = json.loads((out / "report.json").read_text())
@@ -155,7 +188,9 @@ def test_report_html_is_self_contained(release: tuple[DicomRelease, Path]) -> No
     assert "key" not in json.dumps(rep["options"]).lower() or rep["key_source"] in ("given", "random")
 
 
-def test_no_identifier_in_release_files(release: tuple[DicomRelease, Path], corpus40: tuple[CorpusManifest, Path]) -> None:
+def test_no_identifier_in_release_files(
+    release: tuple[DicomRelease, Path], corpus40: tuple[CorpusManifest, Path]
+) -> None:
     _, out = release
     text = "\n".join((out / n).read_text() for n in ("metadata.csv", "report.json", "report.html"))
     for p in corpus40[0].patients:
@@ -165,8 +200,16 @@ def test_no_identifier_in_release_files(release: tuple[DicomRelease, Path], corp
 
 
 def _run(tmp_path: Path, m: CorpusManifest, clinical: Path, **kw: Any) -> DicomRelease:
-    args: dict[str, Any] = {"key": KEY, "policy": Policy(burned_in="off"), "progress": False, "k": 5, "l": 2,
-                            "sensitive": "diagnosis", "clinical": clinical, "clinical_id": "MRN"}
+    args: dict[str, Any] = {
+        "key": KEY,
+        "policy": Policy(burned_in="off"),
+        "progress": False,
+        "k": 5,
+        "l": 2,
+        "sensitive": "diagnosis",
+        "clinical": clinical,
+        "clinical_id": "MRN",
+    }
     args.update(kw)
     return anonymise_dicom(m.root, tmp_path / "out", **args)
 
@@ -182,7 +225,9 @@ def _run(tmp_path: Path, m: CorpusManifest, clinical: Path, **kw: Any) -> DicomR
         ({"k": 0}, "k must be"),
     ],
 )
-def test_refuses_before_writing(tmp_path: Path, corpus40: tuple[CorpusManifest, Path], kw: dict[str, Any], message: str) -> None:
+def test_refuses_before_writing(
+    tmp_path: Path, corpus40: tuple[CorpusManifest, Path], kw: dict[str, Any], message: str
+) -> None:
     m, clinical = corpus40
     with pytest.raises(ValueError, match=message):
         _run(tmp_path, m, clinical, **kw)
@@ -213,15 +258,30 @@ def test_dicom_tag_as_quasi_identifier_and_uniform_sex(tmp_path: Path, corpus40:
 
 
 def test_hipaa_ages_top_coded(tmp_path: Path) -> None:
-    m = make_corpus(tmp_path / "in", n_patients=12, studies_per_patient=1, series_per_study=1,
-                    images_per_series=1, seed=5, rows=16, cols=16)
+    m = make_corpus(
+        tmp_path / "in",
+        n_patients=12,
+        studies_per_patient=1,
+        series_per_study=1,
+        images_per_series=1,
+        seed=5,
+        rows=16,
+        cols=16,
+    )
     # make every patient old
     for f in m.files:
         ds = dcmread(f)
         ds.PatientAge = "095Y"
         ds.save_as(f)
-    rel = anonymise_dicom(m.root, tmp_path / "out", key=KEY, policy=Policy(burned_in="off"), progress=False,
-                          k=3, quasi_identifiers=["age", "weight"])
+    rel = anonymise_dicom(
+        m.root,
+        tmp_path / "out",
+        key=KEY,
+        policy=Policy(burned_in="off"),
+        progress=False,
+        k=3,
+        quasi_identifiers=["age", "weight"],
+    )
     ages = {str(dcmread(f, stop_before_pixels=True).PatientAge) for f in (tmp_path / "out").rglob("*.dcm")}
     assert ages == {"090Y"}
     meta = pd.read_csv(tmp_path / "out" / "metadata.csv", dtype=str)
@@ -239,15 +299,36 @@ def test_without_k_characteristics_follow_the_profile(tmp_path: Path, corpus40: 
         anonymise_dicom(m.root, tmp_path / "o2", key=KEY, sensitive="diagnosis")
 
 
-def test_cli_dicom_with_k(tmp_path: Path, corpus40: tuple[CorpusManifest, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_dicom_with_k(
+    tmp_path: Path, corpus40: tuple[CorpusManifest, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     from medanon.cli import main
 
     m, clinical = corpus40
     keyf = tmp_path / "key.bin"
     keyf.write_bytes(KEY)
-    code = main(["dicom", str(m.root), str(tmp_path / "out"), "--key-file", str(keyf), "--burned-in", "off",
-                 "--no-progress", "-k", "5", "-l", "2", "--sensitive", "diagnosis", "--clinical", str(clinical),
-                 "--clinical-id", "MRN"])
+    code = main(
+        [
+            "dicom",
+            str(m.root),
+            str(tmp_path / "out"),
+            "--key-file",
+            str(keyf),
+            "--burned-in",
+            "off",
+            "--no-progress",
+            "-k",
+            "5",
+            "-l",
+            "2",
+            "--sensitive",
+            "diagnosis",
+            "--clinical",
+            str(clinical),
+            "--clinical-id",
+            "MRN",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "achieved on the headers: k = " in out

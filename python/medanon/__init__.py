@@ -18,11 +18,10 @@ from typing import Any
 try:
     from medanon import _core  # noqa: F401
 except ImportError as err:  # pragma: no cover - only when the build is broken
-    err.add_note(
-        "medanon's C++ extension medanon._core was not built or cannot be loaded; "
+    raise ImportError(
+        f"{err}; medanon's C++ extension medanon._core was not built or cannot be loaded: "
         "reinstall with `pip install .` from a source checkout (needs a C++17 compiler)."
-    )
-    raise
+    ) from err
 
 from medanon.privacy.criteria import Criterion
 from medanon.privacy.verify import Verification, verify
@@ -55,7 +54,8 @@ def __getattr__(name: str) -> Any:
         try:
             module = importlib.import_module(_DICOM[name])
         except ImportError as err:
-            err.add_note("medanon's DICOM support needs the dicom extra: pip install 'medanon[dicom]'")
-            raise
+            raise ImportError(
+                f"{err}; medanon's DICOM support needs the dicom extra: pip install 'medanon[dicom]'"
+            ) from err
         return getattr(module, name)
     raise AttributeError(f"module 'medanon' has no attribute {name!r}")

@@ -125,8 +125,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     console.print(f"  burned-in text: {px['boxes_masked']} box(es) masked in {px['files_with_boxes']} file(s)")
     if rel.audit is not None:
         console.print(f"  {rel.audit.summary()}")
-    console.print(f"  [{'green' if rel.ok else 'red'}]{'PASS' if rel.ok else 'FAIL'}[/]: "
-                  f"see {out / 'dicom' / 'release' / 'report.html'}")
+    console.print(
+        f"  [{'green' if rel.ok else 'red'}]{'PASS' if rel.ok else 'FAIL'}[/]: "
+        f"see {out / 'dicom' / 'release' / 'report.html'}"
+    )
     return EXIT_OK if rel.ok else EXIT_FAILED
 
 
@@ -151,8 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--c", type=float, default=1.0, help="c of recursive (c,l)-diversity")
     t.add_argument("--mode", choices=["strict", "relaxed"], default="strict")
     t.add_argument("--output-form", choices=["generalised", "aggregate", "centroid"], default="generalised")
-    t.add_argument("--missing", choices=["error", "suppress"], default="error",
-                   help="rows with missing quasi-identifiers: fail (default) or leave them out")
+    t.add_argument(
+        "--missing",
+        choices=["error", "suppress"],
+        default="error",
+        help="rows with missing quasi-identifiers: fail (default) or leave them out",
+    )
     t.add_argument("--dates", type=_list, help="columns to parse as dates")
     t.add_argument("--report", help="write the JSON report here")
     t.add_argument("--plot", help="save the partition figure here (PNG, SVG, PDF)")

@@ -75,8 +75,16 @@ def run_dicom_demo(
         if p.exists() and any(p.iterdir()):
             raise ValueError(f"{p} already exists and is not empty: choose a new OUTDIR")
     manifest = make_corpus(
-        src, n_patients=patients, studies_per_patient=2, series_per_study=1, images_per_series=2,
-        seed=seed, rows=256, cols=256, modalities=("CT", "MR", "US", "CR"), burned_in_text=True,
+        src,
+        n_patients=patients,
+        studies_per_patient=2,
+        series_per_study=1,
+        images_per_series=2,
+        seed=seed,
+        rows=256,
+        cols=256,
+        modalities=("CT", "MR", "US", "CR"),
+        burned_in_text=True,
     )
     rng = np.random.default_rng(seed)
     clinical = pd.DataFrame(
@@ -89,7 +97,16 @@ def run_dicom_demo(
     write_table(clinical, base / "clinical.csv")
     key = rng.bytes(32)  # a demo key; real runs use --key-file
     return anonymise_dicom(
-        src, dst, key=key, policy=Policy(burned_in="auto"), workers=workers, progress=progress,
-        k=k, l=l, sensitive="diagnosis", clinical=base / "clinical.csv", clinical_id="MRN",
+        src,
+        dst,
+        key=key,
+        policy=Policy(burned_in="auto"),
+        workers=workers,
+        progress=progress,
+        k=k,
+        l=l,
+        sensitive="diagnosis",
+        clinical=base / "clinical.csv",
+        clinical_id="MRN",
         quasi_identifiers=["age", "sex", "weight", "size"],
     )

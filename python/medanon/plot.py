@@ -93,8 +93,7 @@ def partitions(result: AnonymisationResult, x: str, y: str, *, max_points: int =
     ax.set_ylabel(y)
     rep = result.report
     ax.set_title(
-        f"{part.n_partitions} partitions, k = {rep.achieved['k']} (asked {rep.requested['k']}), "
-        f"NCP = {rep.ncp:.3f}",
+        f"{part.n_partitions} partitions, k = {rep.achieved['k']} (asked {rep.requested['k']}), NCP = {rep.ncp:.3f}",
         fontsize=10,
     )
     return fig
@@ -146,6 +145,6 @@ def histograms(result: AnonymisationResult, columns: Sequence[str] | None = None
                 ax.tick_params(axis="x", labelrotation=45, labelsize=7)
         ax.set_title(col.name, fontsize=10)
         ax.legend(fontsize=7)
-    for ax in axes[len(idx):]:
+    for ax in axes[len(idx) :]:
         ax.set_visible(False)
     return fig

@@ -132,7 +132,9 @@ def dicom_report_html(release: Any) -> str:
         req = rep["requested"]
         rows = []
         for where, v in rep["achieved"].items():
-            rows.append([where, v["k"], v.get("distinct_l"), v.get("entropy_l"), v.get("recursive_l"), v["classes"], v["rows"]])
+            rows.append(
+                [where, v["k"], v.get("distinct_l"), v.get("entropy_l"), v.get("recursive_l"), v["classes"], v["rows"]]
+            )
         parts.append(
             f"<h2>Privacy, measured on the output</h2><p>Requested: k = {req['k']}, {escape(str(req['diversity']))} "
             f"l = {req['l']:g} on <code>{escape(str(rep.get('sensitive')))}</code>; quasi-identifiers "
@@ -144,10 +146,23 @@ def dicom_report_html(release: Any) -> str:
         )
         fid = rep.get("fidelity", {})
         if fid:
-            frows = [[q, f["mean_before"], f["mean_after"], f["std_before"], f["std_after"], f["missing_or_suppressed_after"]]
-                     for q, f in fid.items()]
-            parts.append("<h2>Statistical fidelity (centroid release)</h2>"
-                         + _table_html(frows, ["characteristic", "mean before", "mean after", "sd before", "sd after", "emptied"]))
+            frows = [
+                [
+                    q,
+                    f["mean_before"],
+                    f["mean_after"],
+                    f["std_before"],
+                    f["std_after"],
+                    f["missing_or_suppressed_after"],
+                ]
+                for q, f in fid.items()
+            ]
+            parts.append(
+                "<h2>Statistical fidelity (centroid release)</h2>"
+                + _table_html(
+                    frows, ["characteristic", "mean before", "mean after", "sd before", "sd after", "emptied"]
+                )
+            )
     res = release.tabular
     if res is not None:
         from medanon.plot import histograms, partitions
@@ -156,11 +171,17 @@ def dicom_report_html(release: Any) -> str:
         others = [c.name for c in res.encoded.columns if c.name not in numeric and not c.name.endswith("_missing")]
         axes = (numeric + others)[:2]
         if len(axes) == 2:
-            parts.append("<h2>Partitions</h2><img alt='partitions' src='data:image/png;base64,"
-                         + figure_png_base64(partitions(res, axes[0], axes[1])) + "'>")
+            parts.append(
+                "<h2>Partitions</h2><img alt='partitions' src='data:image/png;base64,"
+                + figure_png_base64(partitions(res, axes[0], axes[1]))
+                + "'>"
+            )
         cols = [c.name for c in res.encoded.columns if not c.name.endswith("_missing")]
-        parts.append("<h2>Before and after</h2><img alt='histograms' src='data:image/png;base64,"
-                     + figure_png_base64(histograms(res, cols)) + "'>")
+        parts.append(
+            "<h2>Before and after</h2><img alt='histograms' src='data:image/png;base64,"
+            + figure_png_base64(histograms(res, cols))
+            + "'>"
+        )
     px = rep["pixels"]
     parts.append(
         f"<h2>Burned-in text</h2><p>{px['files_scanned']} file(s) scanned ({px['frames_scanned']} frames); "
@@ -175,7 +196,10 @@ def dicom_report_html(release: Any) -> str:
             f"originals; hits: {escape(kinds)}; UID problems: {len(aud['uid_problems'])}.</p>"
         )
     if rep["errors"]:
-        parts.append("<h2>Files not written</h2>" + _table_html([[e["file"], e["reason"]] for e in rep["errors"]], ["file", "reason"]))
+        parts.append(
+            "<h2>Files not written</h2>"
+            + _table_html([[e["file"], e["reason"]] for e in rep["errors"]], ["file", "reason"])
+        )
     opts = [[k, v] for k, v in rep["options"].items()]
     parts.append("<h2>Options</h2>" + _table_html(opts, ["option", "value"]))
     secs = [[k, v] for k, v in rep["seconds"].items() if isinstance(v, (int, float))]

@@ -266,11 +266,9 @@ def _report_pairs(report: DicomRunReport | Mapping[str, Any] | str | os.PathLike
                   ) -> dict[int, str]:
     if isinstance(report, DicomRunReport):
         return {r.index: r.output for r in report.results if r.status == "ok"}
-    data: Mapping[str, Any]
-    if isinstance(report, Mapping):
-        data = report
-    else:
-        data = json.loads(Path(report).read_text(encoding="utf-8"))
+    data: Mapping[str, Any] = (
+        report if isinstance(report, Mapping) else json.loads(Path(report).read_text(encoding="utf-8"))
+    )
     return {
         int(r["index"]): str(r["output"]) for r in data.get("results", [])
         if r.get("status") == "ok"

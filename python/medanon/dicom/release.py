@@ -121,7 +121,9 @@ def _format_age(years: float) -> str:
     return f"{min(round(years * 12), 11):03d}M"
 
 
-def _classify(qis: Sequence[str], extra: Sequence[str], clinical_cols: Sequence[str], table: pd.DataFrame) -> dict[str, str]:
+def _classify(
+    qis: Sequence[str], extra: Sequence[str], clinical_cols: Sequence[str], table: pd.DataFrame
+) -> dict[str, str]:
     """QI -> "numeric" or "text"."""
     kinds = {}
     for q in qis:
@@ -155,7 +157,8 @@ def _load_clinical(clinical: str | os.PathLike[str] | pd.DataFrame, clinical_id:
     if ids.duplicated().any():
         raise ValueError(f"clinical table has {int(ids.duplicated().sum())} duplicate {clinical_id} value(s)")
     df[clinical_id] = ids
-    return df
+    out: pd.DataFrame = df
+    return out
 
 
 def _characteristics(
@@ -200,7 +203,9 @@ def _characteristics(
     return chars, centroids
 
 
-def _generalised_columns(res: AnonymisationResult, pt: pd.DataFrame, qis: Sequence[str], kinds: Mapping[str, str]) -> pd.DataFrame:
+def _generalised_columns(
+    res: AnonymisationResult, pt: pd.DataFrame, qis: Sequence[str], kinds: Mapping[str, str]
+) -> pd.DataFrame:
     gen = build_release(res._source, res.encoded, res.partitioning, res.sensitive, "generalised")
     out = pd.DataFrame(index=range(len(pt)))
     labels = res.partitioning.labels
@@ -213,7 +218,8 @@ def _generalised_columns(res: AnonymisationResult, pt: pd.DataFrame, qis: Sequen
             if q == "age":
                 col = col.str.replace(r"(^|-)90$", r"\g<1>90+", regex=True)
         out[q] = col.to_numpy()
-    return out
+    result: pd.DataFrame = out
+    return result
 
 
 def _written_table(dst: Path, header_qis: Mapping[str, str]) -> tuple[pd.DataFrame, int]:
@@ -345,7 +351,9 @@ def anonymise_dicom(
         raise ValueError("quasi_identifiers is empty")
     clin = _load_clinical(clinical, clinical_id) if clinical is not None else None
     clinical_cols = [col for col in (clin.columns if clin is not None else []) if col != clinical_id]
-    extra = [q for q in [*qis, *([sensitive] if sensitive else [])] if q not in CHARACTERISTICS and q not in clinical_cols]
+    extra = [
+        q for q in [*qis, *([sensitive] if sensitive else [])] if q not in CHARACTERISTICS and q not in clinical_cols
+    ]
     extra = list(check_extra_tags(extra))
 
     t0 = time.perf_counter()
@@ -357,7 +365,9 @@ def anonymise_dicom(
         raise ValueError("no readable DICOM file with a patient was found under src")
 
     if clin is not None:
-        ids = pd.Series({p: key_.removeprefix("id:") if key_.startswith("id:") else None for p, key_ in scanned.keys.items()})
+        ids = pd.Series(
+            {p: key_.removeprefix("id:") if key_.startswith("id:") else None for p, key_ in scanned.keys.items()}
+        )
         pt["_id"] = pt["patient"].map(ids)
         merged = pt.merge(clin, how="left", left_on="_id", right_on=clinical_id, indicator=True)
         unmatched = int((merged["_merge"] != "both").sum())
@@ -416,8 +426,9 @@ def anonymise_dicom(
             meta[col] = pt[col].to_numpy()
 
     t0 = time.perf_counter()
-    run = _deidentify_corpus(src_p, dst_p, key=raw_key, policy=policy, workers=workers, progress=progress,
-                             characteristics_by_patient=chars)
+    run = _deidentify_corpus(
+        src_p, dst_p, key=raw_key, policy=policy, workers=workers, progress=progress, characteristics_by_patient=chars
+    )
     timings["deidentify"] = time.perf_counter() - t0
     written_patients = {r.patient for r in run.results if r.status == "ok"}
     meta = meta[meta["patient"].isin(written_patients)].reset_index(drop=True)
@@ -446,16 +457,18 @@ def anonymise_dicom(
             ok = ok and v[lkey] is not None and v[lkey] >= requested["l"] - 1e-9
         return bool(ok)
 
-    privacy_ok = meets(achieved["metadata"]) and ("headers" not in achieved or (
-        meets(achieved["headers"]) and achieved["headers"]["patients_with_disagreeing_files"] == 0))
+    privacy_ok = meets(achieved["metadata"]) and (
+        "headers" not in achieved
+        or (meets(achieved["headers"]) and achieved["headers"]["patients_with_disagreeing_files"] == 0)
+    )
     extra_report = {
         "quasi_identifiers": qis,
         "sensitive": sensitive,
         "requested": requested,
         "achieved": achieved,
         "privacy_ok": privacy_ok,
-        "patients": int(len(pt)),
-        "patients_written": int(len(meta)),
+        "patients": len(pt),
+        "patients_written": len(meta),
         "patients_with_disagreeing_files_in_input": scanned.disagreeing_patients,
         "partitions": res.report.partitions,
         "c_avg": res.report.c_avg,

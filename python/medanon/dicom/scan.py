@@ -44,8 +44,16 @@ from medanon.dicom.pseudonym import coerce_key
 #: the characteristics every scan reads (besides any tags the caller names)
 CHARACTERISTICS = ("age", "sex", "weight", "size", "ethnic_group", "first_study_year")
 _READ_TAGS = [
-    "PatientID", "PatientName", "PatientBirthDate", "PatientAge", "PatientSex", "PatientWeight",
-    "PatientSize", "EthnicGroup", "StudyDate", "StudyInstanceUID",
+    "PatientID",
+    "PatientName",
+    "PatientBirthDate",
+    "PatientAge",
+    "PatientSex",
+    "PatientWeight",
+    "PatientSize",
+    "EthnicGroup",
+    "StudyDate",
+    "StudyInstanceUID",
 ]
 
 
@@ -290,7 +298,9 @@ def patient_table(records: Sequence[HeaderRecord], extra_tags: Sequence[str] = (
                 vals = [a for a in anya if a is not None]
                 age = min(vals) if vals else None
 
-        def number(attr: str) -> float | None:
+        def number(
+            attr: str, recs: list[HeaderRecord] = recs, first_recs: list[HeaderRecord] = first_recs
+        ) -> float | None:
             nonlocal differ
             first_vals = {v for v in (_parse_number(getattr(r, attr)) for r in first_recs) if v is not None}
             if first_vals:
@@ -319,8 +329,8 @@ def patient_table(records: Sequence[HeaderRecord], extra_tags: Sequence[str] = (
             "first_study_year": float(first_date.year) if first_date else None,
         }
         for t in extra_tags:
-            vals = [dict(r.extra).get(t, "") for r in recs]
-            row[t] = mode(vals, dict(first_recs[0].extra).get(t, ""))
+            texts = [dict(r.extra).get(t, "") for r in recs]
+            row[t] = mode(texts, dict(first_recs[0].extra).get(t, ""))
         row["studies"] = len({r.study for r in recs})
         row["files"] = len(recs)
         disagree += differ

@@ -55,9 +55,7 @@ class Criterion:
         if self.k < 1:
             raise ValueError(f"k must be >= 1, got {self.k}")
         if self.diversity not in DIVERSITIES:
-            raise ValueError(
-                f"diversity must be one of {', '.join(map(repr, DIVERSITIES))}, got {self.diversity!r}"
-            )
+            raise ValueError(f"diversity must be one of {', '.join(map(repr, DIVERSITIES))}, got {self.diversity!r}")
         if isinstance(self.l, bool) or not isinstance(self.l, (int, float)):
             raise TypeError(f"l must be a number, got {type(self.l).__name__}")
         object.__setattr__(self, "l", float(self.l))

@@ -54,4 +54,4 @@ def ncp(enc: EncodedTable, part: Partitioning) -> float:
             span = float(enc.x[:, j].max() - enc.x[:, j].min())
             pen = (part.maxs[:, j] - part.mins[:, j]) / span if span > 0 else np.zeros(part.n_partitions)
         total += float((pen * counts).sum())
-    return total / (n * d)
+    return float(total / (n * d))

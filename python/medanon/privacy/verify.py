@@ -7,7 +7,6 @@ release, so it is the check that a release is what it claims.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -94,7 +93,9 @@ def verify(
     l-Diversity", ICDE 2007.
     """
     qis = list(quasi_identifiers)
-    missing = [q for q in [*qis, *([sensitive] if sensitive else []), *([count] if count else [])] if q not in df.columns]
+    missing = [
+        q for q in [*qis, *([sensitive] if sensitive else []), *([count] if count else [])] if q not in df.columns
+    ]
     if missing:
         raise ValueError(f"column(s) not in the table: {', '.join(map(str, missing))}")
     if len(df) == 0:
@@ -153,7 +154,7 @@ def verify(
 def _t_closeness(df: pd.DataFrame, keys: list[pd.Series], sv: pd.Series, weights: pd.Series) -> float:
     numeric = pd.api.types.is_numeric_dtype(sv.dtype) and not pd.api.types.is_bool_dtype(sv.dtype)
     values = sv.to_numpy()
-    order = np.sort(pd.unique(sv.dropna())) if numeric else pd.unique(sv.dropna().astype(str))
+    order = np.sort(np.asarray(pd.unique(sv.dropna()))) if numeric else np.asarray(pd.unique(sv.dropna().astype(str)))
     index = {v: i for i, v in enumerate(order.tolist())}
     codes = np.array([index.get(v if numeric else str(v), -1) for v in values.tolist()])
     ok = codes >= 0
@@ -162,7 +163,11 @@ def _t_closeness(df: pd.DataFrame, keys: list[pd.Series], sv: pd.Series, weights
     total = np.bincount(codes[ok], weights=w[ok], minlength=m)
     q = total / total.sum()
     worst = 0.0
-    group_ids = pd.MultiIndex.from_arrays([s.to_numpy() for s in keys]).factorize()[0] if len(keys) > 1 else keys[0].factorize()[0]
+    group_ids = (
+        pd.MultiIndex.from_arrays([s.to_numpy() for s in keys]).factorize()[0]
+        if len(keys) > 1
+        else keys[0].factorize()[0]
+    )
     for g in np.unique(group_ids):
         sel = (group_ids == g) & ok
         pc = np.bincount(codes[sel], weights=w[sel], minlength=m)

@@ -6,8 +6,18 @@ import numpy as np
 import pandas as pd
 
 DIAGNOSES = (
-    "asthma", "diabetes", "hypertension", "COPD", "heart failure", "pneumonia",
-    "fracture", "migraine", "depression", "appendicitis", "stroke", "sepsis",
+    "asthma",
+    "diabetes",
+    "hypertension",
+    "COPD",
+    "heart failure",
+    "pneumonia",
+    "fracture",
+    "migraine",
+    "depression",
+    "appendicitis",
+    "stroke",
+    "sepsis",
 )
 ETHNICITIES = ("White", "Black", "Asian", "Mixed", "Other")
 
@@ -37,7 +47,7 @@ def make_patients(n: int = 2000, seed: int = 0) -> pd.DataFrame:
     height = np.where(male, 176.0, 163.0) + rng.normal(0, 7, n) - np.where(age < 16, (16 - age) * 4.5, 0)
     bmi = rng.normal(26, 4, n) - np.where(age < 16, 6, 0)
     weight = np.round(np.clip(bmi * (height / 100) ** 2, 3, 250), 1)
-    height = np.round(np.clip(height, 50, 215), 1)
+    height_cm = np.round(np.clip(height, 50, 215), 1)
     centres = rng.integers(10000, 99000, 12)
     postcode = np.array([f"{v:05d}" for v in (rng.choice(centres, n) + rng.integers(0, 400, n))])
     days = rng.integers(0, 3 * 365, n)
@@ -52,16 +62,17 @@ def make_patients(n: int = 2000, seed: int = 0) -> pd.DataFrame:
     for i in range(n):
         p = base + old[i] * chronic + (1 - old[i]) * young
         idx[i] = rng.choice(len(DIAGNOSES), p=p / p.sum())
-    return pd.DataFrame(
+    df: pd.DataFrame = pd.DataFrame(
         {
             "record": np.arange(1, n + 1),
             "age": age,
             "sex": sex,
             "postcode": postcode,
             "weight": weight,
-            "height": height,
+            "height": height_cm,
             "admission_date": admission,
             "ethnicity": ethnicity,
             "diagnosis": np.array(DIAGNOSES)[idx],
         }
     )
+    return df

@@ -104,7 +104,9 @@ def run(
     enc = encode(df, quasi_identifiers, sensitive, categorical_order, suppress_missing=missing == "suppress")
     n = len(enc.kept)
     if criterion.k > n:
-        raise ValueError(f"k = {criterion.k} is larger than the number of rows ({n}{' kept' if enc.suppressed else ''})")
+        raise ValueError(
+            f"k = {criterion.k} is larger than the number of rows ({n}{' kept' if enc.suppressed else ''})"
+        )
     if sensitive is not None and criterion.diversity in ("distinct", "recursive"):
         distinct = len(enc.sensitive_values)
         if criterion.l > distinct:
@@ -138,8 +140,15 @@ def run(
     labels = np.full(len(df), -1, dtype=np.int64)
     labels[enc.kept] = part.labels
     report = TableReport(
-        requested={"k": criterion.k, "diversity": criterion.diversity, "l": criterion.l, "c": criterion.c,
-                   "mode": mode, "output": output, "missing": missing},
+        requested={
+            "k": criterion.k,
+            "diversity": criterion.diversity,
+            "l": criterion.l,
+            "c": criterion.c,
+            "mode": mode,
+            "output": output,
+            "missing": missing,
+        },
         achieved=measured.to_dict(),
         rows=len(df),
         released_rows=measured.rows,

@@ -133,7 +133,9 @@ def encode(
     order = dict(categorical_order or {})
     unknown_order = [str(c) for c in order if c not in qis]
     if unknown_order:
-        raise ValueError(f"categorical_order names column(s) that are not quasi-identifiers: {', '.join(unknown_order)}")
+        raise ValueError(
+            f"categorical_order names column(s) that are not quasi-identifiers: {', '.join(unknown_order)}"
+        )
     n = len(df)
     if n == 0:
         raise ValueError("the table is empty (0 rows)")
@@ -166,16 +168,25 @@ def encode(
     for j, col in enumerate(qis):
         s = sub[col]
         dt = s.dtype
-        if col in order or isinstance(dt, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dt) or (
-            pd.api.types.is_object_dtype(dt) or pd.api.types.is_string_dtype(dt)
+        if (
+            col in order
+            or isinstance(dt, pd.CategoricalDtype)
+            or pd.api.types.is_bool_dtype(dt)
+            or (pd.api.types.is_object_dtype(dt) or pd.api.types.is_string_dtype(dt))
         ):
-            codes, labels = _encode_categorical(s, order.get(col, [False, True] if pd.api.types.is_bool_dtype(dt) else None))
+            codes, labels = _encode_categorical(
+                s, order.get(col, [False, True] if pd.api.types.is_bool_dtype(dt) else None)
+            )
             x[:, j] = codes
             cats[j] = max(len(labels), 1)
             cols.append(EncodedColumn(col, "categorical", labels))
         elif pd.api.types.is_datetime64_any_dtype(dt):
             tz = getattr(dt, "tz", None)
-            ns = s.to_numpy(dtype="datetime64[ns]") if tz is None else s.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+            ns = (
+                s.to_numpy(dtype="datetime64[ns]")
+                if tz is None
+                else s.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+            )
             x[:, j] = ns.view(np.int64).astype(np.float64) / 1e9
             cols.append(EncodedColumn(col, "datetime", tz=tz))
         elif pd.api.types.is_timedelta64_dtype(dt):

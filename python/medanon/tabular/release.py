@@ -137,7 +137,7 @@ def build_release(
         cols: dict[str, Any] = {}
         for j, col in enumerate(enc.columns):
             cols[col.name] = partition_strings(col, kept[col.name], enc.x[:, j], part)
-        per_part = pd.DataFrame(cols)
+        per_part: pd.DataFrame = pd.DataFrame(cols)
         if sensitive is None:
             per_part["count"] = part.counts
             return per_part
@@ -147,18 +147,18 @@ def build_release(
             .size()
             .reset_index(name="count")
         )
-        out = per_part.iloc[counts["_p"].to_numpy()].reset_index(drop=True)
+        out: pd.DataFrame = per_part.iloc[counts["_p"].to_numpy()].reset_index(drop=True)
         out[sensitive] = np.asarray(enc.sensitive_values, dtype=object)[counts["_s"].to_numpy()]
         out["count"] = counts["count"].to_numpy()
         return out
 
-    out = kept.copy()
+    released: pd.DataFrame = kept.copy()
     for j, col in enumerate(enc.columns):
         values = kept[col.name]
         if output == "centroid":
             per = partition_centroids(col, values, enc.x[:, j], part)
-            out[col.name] = per.to_numpy()[labels]
+            released[col.name] = per.to_numpy()[labels]
         else:
             strings = np.asarray(partition_strings(col, values, enc.x[:, j], part), dtype=object)
-            out[col.name] = strings[labels]
-    return out
+            released[col.name] = strings[labels]
+    return released
