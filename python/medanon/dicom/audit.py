@@ -43,6 +43,7 @@ import os
 import re
 import warnings
 from collections import defaultdict
+from functools import lru_cache
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -73,8 +74,19 @@ _CHARACTERISTICS = frozenset(
 )
 
 
+@lru_cache(maxsize=1 << 16)  # the same values recur in every file of a corpus
 def _norm(text: str) -> str:
     return _SPLIT.sub(" ", text.upper()).strip()
+
+
+_PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
+_PIXEL_TAG = b"\xe0\x7f\x10\x00"  # (7FE0,0010) PixelData, little endian
+
+
+def _header_bytes(raw: bytes) -> bytes:
+    """The bytes before the last PixelData tag: pixel values are not text."""
+    at = raw.rfind(_PIXEL_TAG)
+    return raw if at < 0 else raw[:at]
 
 
 def _kind_for(keyword: str) -> str:
@@ -174,6 +186,8 @@ def _walk_elements(ds: Dataset, prefix: str = "") -> Iterator[tuple[str, str, st
     if prefix == "" and meta is not None:
         yield from _walk_elements(meta, "meta:")
     for tag in list(ds.keys()):
+        if tag in _PIXEL_TAGS:  # pixel values, not text (burned-in text is the pixel step's)
+            continue
         try:
             elem = ds[tag]
         except Exception:
@@ -191,6 +205,8 @@ def _strings(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, bytes | bytearray):
+        if len(value) > 1024:  # long binary values: their printable runs only
+            return [m.decode("ascii") for m in _PRINTABLE.findall(value)]
         return [value.decode("latin-1", "replace")]
     if isinstance(value, MultiValue | list | tuple):
         return [str(v) for v in value]
@@ -368,6 +384,13 @@ def audit(
         for i, rel in by_index.items():
             pairs[(dst_p / rel).resolve()] = i
     multi_words = [(v, k) for v, k in idents.values.items() if " " in v]
+    # one compiled alternation instead of a Python loop over every multi-word identifier
+    multi_kind = dict(multi_words)
+    multi_re = (
+        re.compile("|".join(re.escape(v) for v, _ in sorted(multi_words, key=lambda t: -len(t[0]))))
+        if multi_words
+        else None
+    )
     single = idents.values
     uid_map: dict[str, set[str]] = defaultdict(set)
     uid_rev: dict[str, set[str]] = defaultdict(set)
@@ -420,11 +443,10 @@ def audit(
                                 kind = single.get(tok)
                                 if kind:
                                     break
-                        if kind is None and " " in n:
-                            for ident, k in multi_words:
-                                if ident in n:
-                                    kind = k
-                                    break
+                        if kind is None and " " in n and multi_re is not None:
+                            hit = multi_re.search(n)
+                            if hit:
+                                kind = multi_kind[hit.group(0)]
                         if kind is None and pair_dates and vr not in ("UI",):
                             for d, k in pair_dates.items():
                                 if d in n:
@@ -443,7 +465,7 @@ def audit(
                     uid_map[old].add(new)
                     uid_rev[new].add(old)
         # raw bytes: identifiers not already attributed to an element
-        texts = [m.decode("ascii") for m in _PRINTABLE.findall(raw)]
+        texts = [m.decode("ascii") for m in _PRINTABLE.findall(_header_bytes(raw))]
         for t in texts:
             n = _norm(t)
             kind = None
@@ -454,11 +476,10 @@ def audit(
                     kind = single[tok]
                 if kind:
                     break
-            if kind is None:
-                for ident, k in multi_words:
-                    if ident in n:
-                        kind = k
-                        break
+            if kind is None and multi_re is not None:
+                hit = multi_re.search(n)
+                if hit:
+                    kind = multi_kind[hit.group(0)]
             if kind is not None and kind not in found:
                 rep.hits.append(AuditHit(label, "raw bytes", kind))
                 found.add(kind)
