@@ -43,9 +43,9 @@ import os
 import re
 import warnings
 from collections import defaultdict
-from functools import lru_cache
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
