@@ -115,7 +115,8 @@ def main() -> None:
             print(" | ".join(f"{r[c]:.2f}" if isinstance(r[c], float) else str(r[c]) for c in cols))
         if len(rows) > 1:
             print(
-                f"rewrite speed-up with {rows[-1]['workers']} workers: {rows[0]['rewrite'] / rows[-1]['rewrite']:.2f}x; "
+                f"rewrite speed-up with {rows[-1]['workers']} workers: "
+                f"{rows[0]['rewrite'] / rows[-1]['rewrite']:.2f}x; "
                 f"end to end: {rows[0]['seconds'] / rows[-1]['seconds']:.2f}x"
             )
         out_dir = Path(args.out)

@@ -522,17 +522,24 @@ def process_file(
             result.seconds = time.perf_counter() - t0
 
 
-def _process_batch(
-    items: list[tuple[int, str]],
+# Per-worker state, set once by the pool's initializer so that batches carry
+# only file paths (the characteristics of a large corpus are pickled once per
+# worker, not once per batch).
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(
     dst_root: str,
     policy: Policy,
     key: bytes,
     characteristics_by_patient: Mapping[str, Mapping[str, Any]] | None,
-) -> list[FileResult]:
-    return [
-        process_file(p, dst_root, policy, key, characteristics_by_patient, index=i)
-        for i, p in items
-    ]
+) -> None:
+    _WORKER.update(dst_root=dst_root, policy=policy, key=key, chars=characteristics_by_patient)
+
+
+def _process_batch(items: list[tuple[int, str]]) -> list[FileResult]:
+    w = _WORKER
+    return [process_file(p, w["dst_root"], w["policy"], w["key"], w["chars"], index=i) for i, p in items]
 
 
 def _check_paths(src: Path, dst: Path) -> tuple[Path, Path]:
@@ -660,12 +667,13 @@ def anonymise_dicom(
         else:
             size = max(1, min(32, len(todo) // (workers * 4) or 1))
             batches = [todo[j : j + size] for j in range(0, len(todo), size)]
-            with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
-                pending: set[Future[list[FileResult]]] = {
-                    pool.submit(_process_batch, b, str(d), policy, raw_key,
-                                characteristics_by_patient)
-                    for b in batches
-                }
+            with ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=_context(),
+                initializer=_init_worker,
+                initargs=(str(d), policy, raw_key, characteristics_by_patient),
+            ) as pool:
+                pending: set[Future[list[FileResult]]] = {pool.submit(_process_batch, b) for b in batches}
                 try:
                     while pending:
                         done, pending = wait(pending, return_when=FIRST_COMPLETED)
