@@ -238,37 +238,86 @@ class Partitioner {
         std::swap(wi_[a], wi_[c]);
     }
 
-    void take(std::size_t r, double* mn, double* mx) {
-        const double* row = w_.data() + r * d_;
-        for (std::size_t j = 0; j < d_; ++j) {
-            mn[j] = std::min(mn[j], row[j]);
-            mx[j] = std::max(mx[j], row[j]);
+    // min/max of every dimension over rows [b, e) into mn/mx (a sequential,
+    // branch-free pass; a compile-time width for common d).
+    template <std::size_t D>
+    void bounds_fixed(std::size_t b, std::size_t e, double* mn, double* mx) const {
+        const std::size_t d = D > 0 ? D : d_;
+        constexpr double inf = std::numeric_limits<double>::infinity();
+        for (std::size_t j = 0; j < d; ++j) mn[j] = inf, mx[j] = -inf;
+        const double* w = w_.data();
+        for (std::size_t r = b; r < e; ++r) {
+            const double* row = w + r * d;
+            for (std::size_t j = 0; j < d; ++j) {
+                mn[j] = row[j] < mn[j] ? row[j] : mn[j];
+                mx[j] = row[j] > mx[j] ? row[j] : mx[j];
+            }
         }
     }
 
-    // Hoare-style two-pointer partition of rows [b, e) by pred; returns the
-    // first row of the right side. Both pointers stream through memory, and
-    // the same pass gathers each side's bounds (the children's scan) and, when
-    // a diversity criterion is set, the left side's sensitive counts.
+    void bounds(std::size_t b, std::size_t e, double* mn, double* mx) const {
+        switch (d_) {
+            case 1: return bounds_fixed<1>(b, e, mn, mx);
+            case 2: return bounds_fixed<2>(b, e, mn, mx);
+            case 3: return bounds_fixed<3>(b, e, mn, mx);
+            case 4: return bounds_fixed<4>(b, e, mn, mx);
+            case 5: return bounds_fixed<5>(b, e, mn, mx);
+            case 6: return bounds_fixed<6>(b, e, mn, mx);
+            case 7: return bounds_fixed<7>(b, e, mn, mx);
+            case 8: return bounds_fixed<8>(b, e, mn, mx);
+            default: return bounds_fixed<0>(b, e, mn, mx);
+        }
+    }
+
+    // Partition rows [b, e) by pred; returns the first row of the right side.
+    // Block-wise Hoare partition (Edelkamp & Weiss, BlockQuicksort, 2016):
+    // predicates of a block are evaluated branch-free into offset buffers and
+    // only misplaced rows are swapped, so mispredicted branches do not
+    // dominate. Then one pass gathers each side's bounds (the children's
+    // scan) and, when a diversity criterion is set, the left side's counts.
     template <class Pred>
     std::size_t partition_rows(std::size_t b, std::size_t e, bool count_left, Pred pred) {
-        constexpr double inf = std::numeric_limits<double>::infinity();
-        std::fill(lmin_.begin(), lmin_.end(), inf);
-        std::fill(rmin_.begin(), rmin_.end(), inf);
-        std::fill(lmax_.begin(), lmax_.end(), -inf);
-        std::fill(rmax_.begin(), rmax_.end(), -inf);
-        double *lmn = lmin_.data(), *lmx = lmax_.data(), *rmn = rmin_.data(), *rmx = rmax_.data();
-        std::size_t i = b, j = e;
+        constexpr std::size_t B = 128;
+        std::uint8_t offl[B], offr[B];
+        std::size_t l = b, r = e, nl = 0, nr = 0, sl = 0, sr = 0;
+        while (r - l > 2 * B) {
+            if (nl == 0) {
+                sl = 0;
+                for (std::size_t i = 0; i < B; ++i) {
+                    offl[nl] = static_cast<std::uint8_t>(i);
+                    nl += !pred(l + i);
+                }
+            }
+            if (nr == 0) {
+                sr = 0;
+                for (std::size_t i = 0; i < B; ++i) {
+                    offr[nr] = static_cast<std::uint8_t>(i);
+                    nr += pred(r - 1 - i);
+                }
+            }
+            const std::size_t num = std::min(nl, nr);
+            for (std::size_t t = 0; t < num; ++t) swap_rows(l + offl[sl + t], r - 1 - offr[sr + t]);
+            nl -= num;
+            nr -= num;
+            sl += num;
+            sr += num;
+            if (nl == 0) l += B;
+            if (nr == 0) r -= B;
+        }
+        // Rows outside [l, r) are on their side; finish with the plain loop.
+        std::size_t i = l, j = r;
         while (true) {
-            while (i < j && pred(i)) take(i++, lmn, lmx);
-            while (i < j && !pred(j - 1)) take(--j, rmn, rmx);
+            while (i < j && pred(i)) ++i;
+            while (i < j && !pred(j - 1)) --j;
             if (i >= j) break;
             swap_rows(i, j - 1);
-            take(i++, lmn, lmx);
-            take(--j, rmn, rmx);
+            ++i;
+            --j;
         }
+        bounds(b, i, lmin_.data(), lmax_.data());
+        bounds(i, e, rmin_.data(), rmax_.data());
         if (count_left) {
-            for (std::size_t r = b; r < i; ++r) ++lcnt_[static_cast<std::size_t>(ws_[r])];
+            for (std::size_t q = b; q < i; ++q) ++lcnt_[static_cast<std::size_t>(ws_[q])];
         }
         return i;
     }
