@@ -335,3 +335,20 @@ def test_cli_dicom_with_k(
     for p in m.patients:
         assert p.patient_id not in out
     assert main(["dicom", str(m.root), str(tmp_path / "o2"), "--sensitive", "diagnosis"]) == 2
+
+
+def test_random_key_is_reported_as_random(tmp_path: Path) -> None:
+    m = make_corpus(
+        tmp_path / "in",
+        n_patients=6,
+        studies_per_patient=1,
+        series_per_study=1,
+        images_per_series=1,
+        seed=2,
+        rows=16,
+        cols=16,
+    )
+    with pytest.warns(UserWarning, match="random key"):
+        rel = anonymise_dicom(m.root, tmp_path / "out", policy=Policy(burned_in="off"), progress=False, k=3)
+    assert rel.report["key_source"] == "random"
+    assert rel.ok

@@ -563,6 +563,28 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+def resolve_key(key: bytes | str | None, stacklevel: int = 2) -> tuple[bytes, str]:
+    """The key as bytes and where it came from (``"given"`` or ``"random"``).
+
+    ``None`` makes a random 32-byte key for this run and warns (``UserWarning``)
+    that pseudonyms will not match later runs.
+
+    Examples
+    --------
+    >>> resolve_key("secret")
+    (b'secret', 'given')
+    """
+    if key is None:
+        warnings.warn(
+            "no key given: a random key is used for this run only, so pseudonyms and "
+            "UIDs will not match those of later runs",
+            UserWarning,
+            stacklevel=stacklevel + 1,
+        )
+        return os.urandom(32), "random"
+    return coerce_key(key), "given"
+
+
 def anonymise_dicom(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
@@ -612,18 +634,7 @@ def anonymise_dicom(
     policy = policy if policy is not None else Policy()
     if not isinstance(policy, Policy):
         raise TypeError(f"policy must be a medanon Policy, got {type(policy).__name__}")
-    if key is None:
-        raw_key = os.urandom(32)
-        key_source = "random"
-        warnings.warn(
-            "no key given: a random key is used for this run only, so pseudonyms and "
-            "UIDs will not match those of later runs",
-            UserWarning,
-            stacklevel=2,
-        )
-    else:
-        raw_key = coerce_key(key)
-        key_source = "given"
+    raw_key, key_source = resolve_key(key, stacklevel=3)
     s, d = _check_paths(Path(src), Path(dst))
     report = DicomRunReport(
         policy=policy.to_dict(),

@@ -46,10 +46,9 @@ from pydicom import dcmread
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 
 from medanon.dicom.audit import AuditReport, audit
-from medanon.dicom.pipeline import DicomRunReport
+from medanon.dicom.pipeline import DicomRunReport, resolve_key
 from medanon.dicom.pipeline import anonymise_dicom as _deidentify_corpus
 from medanon.dicom.policy import Policy
-from medanon.dicom.pseudonym import coerce_key
 from medanon.dicom.scan import CHARACTERISTICS, check_extra_tags, patient_table, scan_headers
 from medanon.privacy.criteria import DiversityName
 from medanon.privacy.verify import verify
@@ -327,20 +326,13 @@ def anonymise_dicom(
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     policy = policy or Policy()
-    if key is None:
-        key = os.urandom(32)
-        warnings.warn(
-            "no key given: a random key is used for this run only, so pseudonyms and UIDs "
-            "will not match those of later runs",
-            UserWarning,
-            stacklevel=2,
-        )
-    raw_key = coerce_key(key)
+    raw_key, key_source = resolve_key(key, stacklevel=2)
     src_p, dst_p = Path(src), Path(dst)
     if k is None:
         if sensitive is not None or l is not None or quasi_identifiers is not None:
             raise ValueError("sensitive, l and quasi_identifiers need k (corpus-level k-anonymity)")
         run = _deidentify_corpus(src_p, dst_p, key=raw_key, policy=policy, workers=workers, progress=progress)
+        run.key_source = key_source
         timings["deidentify"] = time.perf_counter() - t_start
         return _finish(src_p, dst_p, run, policy, None, None, {}, timings, t_start, run_audit, write_report)
 
@@ -429,6 +421,7 @@ def anonymise_dicom(
     run = _deidentify_corpus(
         src_p, dst_p, key=raw_key, policy=policy, workers=workers, progress=progress, characteristics_by_patient=chars
     )
+    run.key_source = key_source
     timings["deidentify"] = time.perf_counter() - t0
     written_patients = {r.patient for r in run.results if r.status == "ok"}
     meta = meta[meta["patient"].isin(written_patients)].reset_index(drop=True)
