@@ -77,7 +77,9 @@ def partitions(result: AnonymisationResult, x: str, y: str, *, max_points: int =
     ax = fig.add_subplot()
     rng = np.random.default_rng(seed)
     sel = rng.choice(len(xs), max_points, replace=False) if len(xs) > max_points else slice(None)
-    ax.scatter(xs[sel], ys[sel], s=4, c=part.labels[sel] % 20, cmap="tab20", alpha=0.6, linewidths=0)
+    shown = min(len(xs), max_points)
+    size = float(np.clip(20000 / shown, 4, 30))  # few points: draw them larger
+    ax.scatter(xs[sel], ys[sel], s=size, c=part.labels[sel] % 20, cmap="tab20", alpha=0.7, linewidths=0)
     pad_x = 0.4 if cx.kind == "categorical" else 0.0
     pad_y = 0.4 if cy.kind == "categorical" else 0.0
     x0 = _axis_values(cx, part.mins[:, i]) - pad_x
