@@ -72,6 +72,15 @@ def test_table_command_errors(tmp_path: Path, csv: Path, capsys: pytest.CaptureF
     assert not (tmp_path / "o.csv").exists()
     with pytest.raises(SystemExit):
         main(["table", str(csv), str(tmp_path / "o.csv"), "--qi", "age", "-k", "0"])
+    assert main(["table", str(csv), str(tmp_path / "o.xlsx"), "--qi", "age"]) == 2
+    assert "unknown table format .xlsx" in capsys.readouterr().err
+    (tmp_path / "empty.csv").write_text("")
+    assert main(["table", str(tmp_path / "empty.csv"), str(tmp_path / "o.csv"), "--qi", "age"]) == 2
+    assert "cannot read empty.csv" in capsys.readouterr().err
+    (tmp_path / "bad.parquet").write_bytes(b"PAR1 not really")
+    assert main(["table", str(tmp_path / "bad.parquet"), str(tmp_path / "o.csv"), "--qi", "age"]) == 2
+    assert "cannot read bad.parquet as Parquet" in capsys.readouterr().err
+    assert not (tmp_path / "o.csv").exists() and not (tmp_path / "o.xlsx").exists()
 
 
 def test_demo_command(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ def _cmd_table(args: argparse.Namespace) -> int:
 
     from medanon.plot import partitions
     from medanon.tabular.anonymise import anonymise
-    from medanon.tabular.io import read_table, write_table
+    from medanon.tabular.io import check_format, read_table, write_table
 
     console = Console(stderr=True, quiet=args.quiet)
     src, dst = Path(args.input), Path(args.output)
@@ -48,6 +48,7 @@ def _cmd_table(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     t0 = time.perf_counter()
     try:
+        check_format(dst)
         with console.status("reading the table") as status:
             df = read_table(src, args.dates or ())
             status.update(f"anonymising {len(df):,} rows (k = {args.k})")
