@@ -1,8 +1,11 @@
 """Seeded synthetic frames with burned-in text and exact ground truth.
 
 Used by ``bench/bench_pixels.py`` and the pixel tests to measure how much of
-the drawn text a detector masks (recall), how much of everything else it masks
-(collateral), and how much it masks on text-free controls.
+the drawn text a detector masks (recall: fraction of the text pixels masked;
+per-box coverage: the same within one line's box), how much it masks outside
+the ground-truth line boxes (collateral: masked pixels outside the boxes /
+pixels outside them, since a mask is itself a union of boxes), and how much it
+masks on text-free controls.
 
 Text is drawn with :func:`cv2.putText` in every Hershey font (optionally
 italic), at scales 0.4 to 2.5, thickness 1 to 3, with and without
@@ -111,8 +114,8 @@ def _speckle(rng: np.random.Generator, h: int, w: int) -> npt.NDArray[Any]:
     tissue = 0.55 + 0.25 * np.tanh(tissue)
     # bright specular interfaces
     for _ in range(int(rng.integers(1, 4))):
-        cy, cx = int(rng.integers(h // 4, h)), int(rng.integers(0, w))
-        ax = (int(rng.integers(w // 8, w // 2)), int(rng.integers(4, 20)))
+        cy, cx = int(rng.integers(h // 4, max(h, h // 4 + 1))), int(rng.integers(0, max(w, 1)))
+        ax = (int(rng.integers(w // 8, max(w // 2, w // 8 + 1))), int(rng.integers(4, 20)))
         cv2.ellipse(tissue, (cx, cy), ax, float(rng.uniform(-20, 20)), 0, 360, 1.1, -1)
     tissue = cv2.GaussianBlur(tissue, (0, 0), 3)
     return ray * tissue
@@ -127,6 +130,8 @@ def make_background(
     ----------
     kind : {"ct", "us", "xr"}
     shape : (rows, columns)
+        Realistic from 64 x 64; smaller shapes (down to 1 x 1) are drawn
+        without error but look like little.
     rng : numpy.random.Generator
 
     Examples
@@ -149,7 +154,8 @@ def make_background(
                 img, c, a, float(rng.uniform(0, 180)), 0, 360, float(rng.uniform(900, 1250)), -1
             )
         # bone ring (spine / ribs) and a few calcifications
-        cv2.ellipse(img, (int(cx), int(cy)), (ax[0] - 12, ax[1] - 12), 0, 0, 360, 1900.0, 5)
+        ring = (max(ax[0] - 12, 1), max(ax[1] - 12, 1))
+        cv2.ellipse(img, (int(cx), int(cy)), ring, 0, 0, 360, 1900.0, 5)
         cv2.circle(img, (int(cx), int(cy + ax[1] * 0.6)), int(min(ax) * 0.15), 1700.0, -1)
         for _ in range(int(rng.integers(0, 6))):
             c = (int(cx + rng.uniform(-0.7, 0.7) * ax[0]), int(cy + rng.uniform(-0.7, 0.7) * ax[1]))
