@@ -178,6 +178,27 @@ def _components(img: npt.NDArray[Any]) -> tuple[int, npt.NDArray[Any], npt.NDArr
     return int(n), np.asarray(lab), np.asarray(st)
 
 
+def _touching(rects: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Group labels of rectangles ``(x0, y0, x1, y1)`` (inclusive) that touch, transitively.
+
+    The same grouping as painting them and labelling 8-connected components,
+    without a frame-sized image (a few dozen rectangles: pairwise tests).
+    """
+    x0, y0, x1, y1 = (rects[:, i] for i in range(4))
+    adj = (
+        (x0[:, None] <= x1[None, :] + 1)
+        & (x0[None, :] <= x1[:, None] + 1)
+        & (y0[:, None] <= y1[None, :] + 1)
+        & (y0[None, :] <= y1[:, None] + 1)
+    )
+    lab = np.arange(len(rects))
+    while True:  # propagate the smallest label; converges in about the chain length
+        new = np.where(adj, lab[None, :], len(rects)).min(axis=1)
+        if np.array_equal(new, lab):
+            return lab
+        lab = new
+
+
 def _segment_max(
     values: npt.NDArray[Any], labels: npt.NDArray[np.int32], n: int
 ) -> npt.NDArray[np.float64]:
@@ -213,32 +234,33 @@ def _characters(
         return empty
     x, y, w, h, a = (st[:, i].astype(np.int64) for i in range(5))
     max_h = max(90, h_img // 4)
+    cnt = a.astype(np.float64)
+    area = (w * h).astype(np.float64)
+    fill = cnt / area
+    # solid components are blobs, unless they are thin bars (I, l, 1, -)
+    bar = (w <= np.maximum(3, 0.3 * h)) | (h <= np.maximum(3, 0.3 * w))
     keep = (h >= p.min_h) & (h <= max_h) & (a >= 8) & (w <= 0.95 * w_img)
+    keep &= (fill >= 0.08) & ((fill <= 0.9) | bar)
     keep[0] = False
     if not keep.any():
         return empty
-    sel = (stroke.ravel() > 0) & keep[lab.ravel()]
-    labs = lab.ravel()[sel]
-    cnt = a.astype(np.float64)
-    rsum = np.bincount(labs, resp.ravel()[sel].astype(np.float64), minlength=n)
-    dist = cv2.distanceTransform(stroke, cv2.DIST_L2, 3).ravel()[sel]
+    # per-pixel statistics over the stroke pixels of the remaining components
+    pix = np.flatnonzero(stroke)
+    labs = lab.ravel()[pix]
+    on = keep[labs]
+    pix, labs = pix[on], labs[on]
+    rsum = np.bincount(labs, resp.ravel()[pix].astype(np.float64), minlength=n)
+    dist = cv2.distanceTransform(stroke, cv2.DIST_L2, 3).ravel()[pix]
     # mean distance to the background: ~w/4 + 0.5 for strokes of width w,
     # ~r/3 for a solid disc of radius r; unlike the maximum it is not
     # inflated where strokes join (bold and small text)
     mean_d = np.bincount(labs, dist.astype(np.float64), minlength=n) / np.maximum(cnt, 1)
-    gv = g.ravel()[sel]
-    peak = _segment_max(gv if bright else 255 - gv, labs, n)
     ii = cv2.integral(resp, sdepth=cv2.CV_64F)
     boxsum = ii[y + h, x + w] - ii[y, x + w] - ii[y + h, x] + ii[y, x]
-    area = (w * h).astype(np.float64)
     mean_s = rsum / np.maximum(cnt, 1)
     sep = mean_s / ((boxsum - rsum) / np.maximum(area - cnt, 1) + 4.0)
-    fill = cnt / area
     keep &= mean_s >= p.floor
     keep &= sep >= p.sep_min
-    # solid components are blobs, unless they are thin bars (I, l, 1, -)
-    bar = (w <= np.maximum(3, 0.3 * h)) | (h <= np.maximum(3, 0.3 * w))
-    keep &= (fill >= 0.08) & ((fill <= 0.9) | bar)
     keep &= mean_d <= np.maximum(_MEAN_D_MIN, _MEAN_D_H * h)  # strokes, not blobs
     keep &= mean_d >= p.min_d
     # a component much wider than tall is a word only when several strokes
@@ -247,6 +269,11 @@ def _characters(
         row = stroke[y[j] + h[j] // 2, x[j] : x[j] + w[j]] > 0
         keep[j] = np.count_nonzero(row[1:] & ~row[:-1]) >= min(w[j] / h[j], 4)
     i = np.nonzero(keep)[0]
+    if not i.size:
+        return empty
+    on = keep[labs]  # extreme grey value, of the survivors only
+    gv = g.ravel()[pix[on]]
+    peak = _segment_max(gv if bright else 255 - gv, labs[on], n)
     pol = np.full(i.size, 1.0 if bright else 0.0)
     cols = (x[i], y[i], w[i], h[i], mean_s[i], peak[i], sep[i], pol)
     return np.stack(cols, axis=1).astype(np.float64)
@@ -356,17 +383,9 @@ def _lines(
     """
     if len(chars) == 0:
         return []
-    h_img, w_img = shape
-    m = np.zeros(shape, np.uint8)
-    for x, y, w, h in chars[:, :4]:
-        px, py = max(3, int(0.7 * h)), int(0.25 * h)
-        cv2.rectangle(
-            m, (int(x - px), int(y + py)), (int(x + w - 1 + px), int(y + h - 1 - py)), 255, -1
-        )
-    _, lab, _ = _components(m)
-    cx = np.clip((chars[:, _X] + chars[:, _W] / 2).astype(np.int64), 0, w_img - 1)
-    cy = np.clip((chars[:, _Y] + chars[:, _H] / 2).astype(np.int64), 0, h_img - 1)
-    group = lab[cy, cx]
+    x, y, w, h = (chars[:, i].astype(np.int64) for i in range(4))
+    px, py = np.maximum(3, (0.7 * h).astype(np.int64)), (0.25 * h).astype(np.int64)
+    group = _touching(np.stack([x - px, y + py, x + w - 1 + px, y + h - 1 - py], axis=1))
     order = np.argsort(group, kind="stable")
     group, chars = group[order], chars[order]
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
@@ -499,12 +518,34 @@ def _pad_merge(boxes: list[tuple[int, int, int, int]], shape: tuple[int, int]) -
     """Pad each line box by a few pixels and merge overlaps into their bounding boxes."""
     if not boxes:
         return []
-    m = np.zeros(shape, np.uint8)
-    for x, y, w, h in boxes:
-        pad = max(2, h // 8)
-        cv2.rectangle(m, (x - pad, y - pad), (x + w - 1 + pad, y + h - 1 + pad), 255, -1)
-    n, _, st = _components(m)
-    out = [Box(int(s[0]), int(s[1]), int(s[2]), int(s[3])) for s in st[1:n]]
+    b = np.array(boxes, np.int64).reshape(-1, 4)
+    pad = np.maximum(2, b[:, 3] // 8)
+    h_img, w_img = shape
+    r = np.stack(
+        [
+            np.clip(b[:, 0] - pad, 0, w_img - 1),
+            np.clip(b[:, 1] - pad, 0, h_img - 1),
+            np.clip(b[:, 0] + b[:, 2] - 1 + pad, 0, w_img - 1),
+            np.clip(b[:, 1] + b[:, 3] - 1 + pad, 0, h_img - 1),
+        ],
+        axis=1,
+    )
+    r = r[(b[:, 0] + b[:, 2] + pad > 0) & (b[:, 1] + b[:, 3] + pad > 0)]
+    r = r[(r[:, 0] <= r[:, 2]) & (r[:, 1] <= r[:, 3])]
+    out = []
+    # merging can make a bounding box overlap another; repeat until stable
+    while len(r):
+        lab = _touching(r)
+        k = np.unique(lab)
+        if len(k) == len(r):
+            break
+        r = np.stack(
+            [
+                [r[lab == i, 0].min(), r[lab == i, 1].min(), r[lab == i, 2].max(), r[lab == i, 3].max()]
+                for i in k
+            ]
+        )
+    out = [Box(int(a), int(c), int(e - a + 1), int(f - c + 1)) for a, c, e, f in r]
     return sorted(out, key=lambda b: (b.y, b.x))
 
 
