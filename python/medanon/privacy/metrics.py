@@ -6,6 +6,7 @@ import numpy as np
 
 from medanon.tabular.encode import EncodedTable
 from medanon.tabular.partitioning import Partitioning
+from medanon.tabular.release import category_pairs
 
 
 def discernibility(part: Partitioning) -> int:
@@ -45,10 +46,9 @@ def ncp(enc: EncodedTable, part: Partitioning) -> float:
     total = 0.0
     for j, col in enumerate(enc.columns):
         if col.kind == "categorical":
-            codes = enc.x[:, j].astype(np.int64)
-            pairs = np.unique(np.stack([part.labels, codes], axis=1), axis=0)
+            pairs = category_pairs(enc.x[:, j], part.labels)
             distinct = np.bincount(pairs[:, 0], minlength=part.n_partitions).astype(np.float64)
-            domain = float(len(np.unique(codes)))
+            domain = float(len(np.unique(pairs[:, 1])))
             pen = np.where(distinct > 1, distinct / domain, 0.0) if domain > 1 else np.zeros_like(distinct)
         else:
             span = float(enc.x[:, j].max() - enc.x[:, j].min())

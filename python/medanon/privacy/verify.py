@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 
@@ -102,9 +103,7 @@ def verify(
         raise ValueError("the table is empty (0 rows)")
     weights = df[count].to_numpy(dtype=np.int64) if count else np.ones(len(df), dtype=np.int64)
     # one integer per equivalence class (a missing value is a value of its own)
-    codes = np.stack([pd.factorize(df[q], use_na_sentinel=False)[0] for q in qis], axis=1)
-    _, group = np.unique(codes, axis=0, return_inverse=True)
-    group = group.ravel()
+    group = _class_ids([pd.factorize(df[q], use_na_sentinel=False)[0] for q in qis])
     n_groups = int(group.max()) + 1
     sizes = np.bincount(group, weights=weights, minlength=n_groups)
     k = int(sizes.min())
@@ -149,6 +148,21 @@ def verify(
         c=float(c),
         t=t_val,
     )
+
+
+def _class_ids(codes: list[npt.NDArray[np.intp]]) -> npt.NDArray[np.int64]:
+    """Dense class numbers of rows given each column's value codes (mixed radix, 1-D sort)."""
+    key = np.zeros(len(codes[0]), dtype=np.int64)
+    radix = 1
+    for c in codes:
+        size = int(c.max()) + 1
+        if radix * size >= 2**62:  # too many combinations for one int64: re-densify first
+            key = np.unique(key, return_inverse=True)[1].astype(np.int64).ravel()
+            radix = int(key.max()) + 1
+        key = key * size + c
+        radix *= size
+    ids: npt.NDArray[np.int64] = np.unique(key, return_inverse=True)[1].astype(np.int64).ravel()
+    return ids
 
 
 def _t_closeness(df: pd.DataFrame, keys: list[pd.Series], sv: pd.Series, weights: pd.Series) -> float:

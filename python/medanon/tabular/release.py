@@ -68,11 +68,37 @@ def format_value_set(values: Sequence[Any]) -> str:
     return "{" + ", ".join(str(v) for v in values) + "}"
 
 
+def category_pairs(codes: npt.NDArray[np.float64], labels: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The distinct (partition, category code) pairs, sorted, as an [m, 2] array.
+
+    One int64 key per row (partition * domain + code) keeps this a 1-D sort.
+    """
+    c = codes.astype(np.int64)
+    domain = int(c.max()) + 1 if len(c) else 1
+    keys = np.unique(labels.astype(np.int64) * domain + c)
+    return np.stack([keys // domain, keys % domain], axis=1)
+
+
 def _category_sets(codes: npt.NDArray[np.float64], labels: npt.NDArray[np.int64], p: int) -> list[list[int]]:
-    pairs = np.unique(np.stack([labels, codes.astype(np.int64)], axis=1), axis=0)
     out: list[list[int]] = [[] for _ in range(p)]
-    for part, code in pairs.tolist():
+    for part, code in category_pairs(codes, labels).tolist():
         out[part].append(code)
+    return out
+
+
+def format_ranges(lo: Sequence[Any], hi: Sequence[Any]) -> list[str]:
+    """:func:`format_range` over many ranges, formatting each distinct bound once.
+
+    Examples
+    --------
+    >>> format_ranges([30, 7], [39, 7])
+    ['30-39', '7']
+    """
+    text = {v: _num(v) for v in set(lo) | set(hi)}
+    out = []
+    for a, b in zip(lo, hi, strict=True):
+        x, y = text[a], text[b]
+        out.append(x if x == y else (f"[{x}, {y}]" if x[0] == "-" or y[0] == "-" else f"{x}-{y}"))
     return out
 
 
@@ -96,7 +122,7 @@ def partition_strings(
         ]
     if col.kind == "timedelta":
         return [str(a) if a == b else f"{a}/{b}" for a, b in zip(lo.tolist(), hi.tolist(), strict=True)]
-    return [format_range(a, b) for a, b in zip(lo.tolist(), hi.tolist(), strict=True)]
+    return format_ranges(lo.tolist(), hi.tolist())
 
 
 def partition_centroids(
