@@ -234,6 +234,15 @@ def test_refuses_before_writing(
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_research_release_needs_an_empty_destination(tmp_path: Path, corpus40: tuple[CorpusManifest, Path]) -> None:
+    m, clinical = corpus40
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "old.dcm").write_bytes(b"from another run")
+    with pytest.raises(ValueError, match="new or empty folder"):
+        _run(tmp_path, m, clinical)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["old.dcm"]
+
+
 def test_missing_clinical_rows_refused(tmp_path: Path, corpus40: tuple[CorpusManifest, Path]) -> None:
     m, clinical = corpus40
     short = tmp_path / "short.csv"

@@ -338,6 +338,9 @@ def anonymise_dicom(
 
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be an int >= 1, got {k!r}")
+    if dst_p.exists() and (not dst_p.is_dir() or any(dst_p.iterdir())):
+        # k and l are measured on everything under dst: files of another run would falsify them
+        raise ValueError(f"dst {dst_p} must be a new or empty folder for a research release (-k)")
     qis = list(quasi_identifiers) if quasi_identifiers is not None else list(DEFAULT_QIS)
     if not qis:
         raise ValueError("quasi_identifiers is empty")
@@ -425,6 +428,15 @@ def anonymise_dicom(
     timings["deidentify"] = time.perf_counter() - t0
     written_patients = {r.patient for r in run.results if r.status == "ok"}
     meta = meta[meta["patient"].isin(written_patients)].reset_index(drop=True)
+    if meta.empty:
+        extra_report = {
+            "quasi_identifiers": qis,
+            "sensitive": sensitive,
+            "privacy_ok": False,
+            "patients": int(len(pt)),
+            "patients_written": 0,
+        }
+        return _finish(src_p, dst_p, run, policy, None, None, extra_report, timings, t_start, run_audit, write_report)
     write_table(meta, dst_p / "metadata.csv")
     write_table(meta, dst_p / "metadata.parquet")
 
