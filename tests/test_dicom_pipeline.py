@@ -400,3 +400,19 @@ def test_characteristics_by_patient_applied(corpus, tmp_path, dicom_key) -> None
     assert ds.PatientSex == "F"
     assert ds.PatientID == token
     assert os.path.basename(res.output).endswith(".dcm")
+
+
+class _KillsWorker:
+    """Unpickling this in a worker ends the worker at once (as a crashing decoder would)."""
+
+    def __reduce__(self) -> tuple[object, tuple[int]]:
+        return (os._exit, (3,))
+
+
+def test_dead_worker_files_reported_not_written(corpus, dicom_key: bytes, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    report = anonymise_dicom(corpus.root, out, key=dicom_key, policy=OFF, workers=2, progress=False,
+                             characteristics_by_patient={"x": {"PatientAge": _KillsWorker()}})
+    assert report.failed == len(corpus.files) and report.written == 0
+    assert {r.reason for r in report.results} == {"worker process died while processing this batch"}
+    assert not list(out.rglob("*.dcm"))

@@ -33,6 +33,7 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -333,8 +334,7 @@ def _pixel_step(out: Dataset, policy: Policy, result: FileResult) -> str:
     return ""
 
 
-_LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT",
-                       "SV", "UV"})
+_LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT", "SV", "UV"})
 
 
 def _encode_explicit_le(ds: Dataset) -> bytes:
@@ -498,8 +498,7 @@ def process_file(
             stages["pixels"] = t3 - t2
             if reason:
                 return _fail(result, reason)
-            rel = Path(str(out.StudyInstanceUID), str(out.SeriesInstanceUID),
-                       f"{out.SOPInstanceUID}.dcm")
+            rel = Path(str(out.StudyInstanceUID), str(out.SeriesInstanceUID), f"{out.SOPInstanceUID}.dcm")
             final = root / rel
             if final.resolve() == src.resolve():
                 return _fail(result, "output would overwrite the input")
@@ -507,8 +506,11 @@ def process_file(
             try:
                 _write_atomic(out, final)
             except _ExistsError:
-                return _fail(result, "an output with the same SOP Instance UID and other "
-                             "content exists (duplicate SOP Instance UID or earlier run)")
+                return _fail(
+                    result,
+                    "an output with the same SOP Instance UID and other "
+                    "content exists (duplicate SOP Instance UID or earlier run)",
+                )
             except Exception as exc:
                 return _fail(result, f"cannot be written ({type(exc).__name__})")
             stages["write"] = time.perf_counter() - t3
@@ -553,6 +555,12 @@ def _check_paths(src: Path, dst: Path) -> tuple[Path, Path]:
     if d.exists() and not d.is_dir():
         raise ValueError(f"dst {dst} exists and is not a directory")
     return s, d
+
+
+def _main_importable() -> bool:
+    """Whether spawned or forkserver workers can re-import ``__main__`` (not so for stdin)."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    return path is None or os.path.exists(path)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -669,10 +677,15 @@ def anonymise_dicom(
         bar.start()
         task = bar.add_task("de-identifying", total=len(todo))
     try:
+        if workers > 1 and len(todo) > 1 and not _main_importable():
+            report.notes.append(
+                "workers > 1 needs a main module that worker processes can import (not stdin): "
+                "ran in this process instead"
+            )
+            workers = 1
         if workers == 1 or len(todo) <= 1:
             for i, p in todo:
-                results.append(process_file(p, d, policy, raw_key, characteristics_by_patient,
-                                            index=i))
+                results.append(process_file(p, d, policy, raw_key, characteristics_by_patient, index=i))
                 if bar is not None:
                     bar.advance(task)
         else:
@@ -684,12 +697,23 @@ def anonymise_dicom(
                 initializer=_init_worker,
                 initargs=(str(d), policy, raw_key, characteristics_by_patient),
             ) as pool:
-                pending: set[Future[list[FileResult]]] = {pool.submit(_process_batch, b) for b in batches}
+                batch_of: dict[Future[list[FileResult]], list[tuple[int, str]]] = {
+                    pool.submit(_process_batch, b): b for b in batches
+                }
+                pending = set(batch_of)
                 try:
                     while pending:
                         done, pending = wait(pending, return_when=FIRST_COMPLETED)
                         for fut in done:
-                            batch = fut.result()
+                            try:
+                                batch = fut.result()
+                            except BrokenProcessPool:
+                                # A worker died (e.g. a decoder crashed on a file): its files are
+                                # reported, never retried in this process, never written.
+                                batch = [
+                                    FileResult(index=i, reason="worker process died while processing this batch")
+                                    for i, _ in batch_of[fut]
+                                ]
                             results.extend(batch)
                             if bar is not None:
                                 bar.advance(task, len(batch))
