@@ -27,6 +27,7 @@ import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -177,15 +178,20 @@ def scan_headers(
             assert path is not None
             todo.append((index, str(path)))
         index += 1
-    if workers <= 1 or len(todo) < 64:
+    from medanon.dicom.pipeline import _context, _main_importable
+
+    if workers <= 1 or len(todo) < 64 or not _main_importable():
         return _read_batch(todo, k, policy, extra)
     size = max(16, len(todo) // (workers * 8))
     batches = [todo[j : j + size] for j in range(0, len(todo), size)]
-    from medanon.dicom.pipeline import _context
-
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
-        parts = pool.map(_read_batch, batches, [k] * len(batches), [policy] * len(batches), [extra] * len(batches))
-        return [r for part in parts for r in part]
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+            n = len(batches)
+            parts = pool.map(_read_batch, batches, [k] * n, [policy] * n, [extra] * n)
+            return [r for part in parts for r in part]
+    except BrokenProcessPool:
+        # headers only, pure Python: reading them here is safe
+        return _read_batch(todo, k, policy, extra)
 
 
 def parse_age(value: str) -> float | None:
