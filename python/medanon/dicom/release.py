@@ -409,7 +409,8 @@ def anonymise_dicom(
     chars, centroids = _characteristics(pt, labels, qis, kinds, header_qis)
     gen = _generalised_columns(res, pt, qis, kinds)
 
-    meta = pd.DataFrame({"patient": pt["patient"], "studies": pt["studies"], "files": pt["files"]})
+    # per pseudonymous patient: ranges, centroids, sensitive and clinical columns only
+    meta = pd.DataFrame({"patient": pt["patient"]})
     for q in qis:
         meta[q] = gen[q].to_numpy()
         if q in centroids:
