@@ -138,6 +138,11 @@ _DETECTORS = ("opencv", "dnn", "both")
 _EXTENT = 1.2  # a line spans at least this many character heights ("ID" is ~1.3)
 _MEAN_D_MIN, _MEAN_D_H = 2.5, 0.2  # stroke test: mean distance <= max(2.5, 0.2 * height)
 _HALF_MIN = 128
+# a row of same-coloured characters is a line only when they look like one:
+_ROW_IQR = 0.8  # height interquartile range <= 0.8 median height (not blobs)
+_ROW_TALL = 2.2  # row height <= 2.2 median heights (one row, ascenders and descenders)
+_ROW_BASE = 0.1  # half of them end within 0.1 median height of the baseline
+_GROW_CAP = 3  # a line grows at most this many heights a side
 _HALF_D = 2.5  # half pass: mean stroke distance >= 2.5 (strokes >= ~8 px there, 16 here)
 
 # columns of the character table built by _characters
@@ -313,7 +318,7 @@ def _grow(
     """
     x, y, w, h = box
     w_img = both[0].shape[1]
-    gap, cap = max(3, int(0.8 * h)), 3 * h
+    gap, cap = max(3, int(0.8 * h)), _GROW_CAP * h
     ink = (np.count_nonzero(both[0][y : y + h], axis=0) >= 2) | (
         np.count_nonzero(both[1][y : y + h], axis=0) >= 2
     )
@@ -376,7 +381,9 @@ def _lines(
     rows (anatomy next to a line joins its group, not its row).  In each row,
     the characters of one polarity that share their extreme grey value
     (burned-in text is drawn in one colour; speckle and anatomy are not)
-    form a line when there are at least two of them spanning two heights; a
+    form a line when there are at least two of them spanning 1.2 heights,
+    of like heights, in one row, half of them on a common baseline (speckle
+    grains of one saturated grey are not); a
     row of one wide component (touching letters) is a line when it is well
     separated from its surround and crossed by several strokes.  Each line
     is then grown along its rows (:func:`_grow`).
@@ -414,9 +421,18 @@ def _lines(
                         continue
                     hm = float(np.median(same[:, _H]))
                     x0, x1 = same[:, _X].min(), (same[:, _X] + same[:, _W]).max()
+                    y0, y1 = same[:, _Y].min(), (same[:, _Y] + same[:, _H]).max()
+                    q1, q3 = np.percentile(same[:, _H], [25, 75])
+                    if q3 - q1 > _ROW_IQR * hm:
+                        continue  # characters of unlike heights: blobs
+                    if y1 - y0 > _ROW_TALL * hm:
+                        continue  # not one row
+                    bot = same[:, _Y] + same[:, _H]
+                    on_base = np.abs(bot - np.median(bot)) <= max(1.0, _ROW_BASE * hm)
+                    if np.count_nonzero(on_base) < max(2, len(same) // 2):
+                        continue  # text sits on a baseline; speckle grains do not
                     if x1 - x0 >= _EXTENT * hm:
                         best = len(same)
-                        y0, y1 = same[:, _Y].min(), (same[:, _Y] + same[:, _H]).max()
                         line = np.array([x0, y0, x1 - x0, y1 - y0, 0, 0, 0, pol])
             if line is not None:
                 box = (int(line[_X]), int(line[_Y]), int(line[_W]), int(line[_H]))
@@ -532,19 +548,13 @@ def _pad_merge(boxes: list[tuple[int, int, int, int]], shape: tuple[int, int]) -
     )
     r = r[(b[:, 0] + b[:, 2] + pad > 0) & (b[:, 1] + b[:, 3] + pad > 0)]
     r = r[(r[:, 0] <= r[:, 2]) & (r[:, 1] <= r[:, 3])]
-    out = []
-    # merging can make a bounding box overlap another; repeat until stable
-    while len(r):
+    if len(r) > 1:  # bounding box of each group of touching padded boxes
         lab = _touching(r)
         k = np.unique(lab)
-        if len(k) == len(r):
-            break
-        r = np.stack(
-            [
-                [r[lab == i, 0].min(), r[lab == i, 1].min(), r[lab == i, 2].max(), r[lab == i, 3].max()]
-                for i in k
-            ]
-        )
+        if len(k) < len(r):
+            r = np.stack(
+                [np.r_[r[lab == i, :2].min(axis=0), r[lab == i, 2:].max(axis=0)] for i in k]
+            )
     out = [Box(int(a), int(c), int(e - a + 1), int(f - c + 1)) for a, c, e, f in r]
     return sorted(out, key=lambda b: (b.y, b.x))
 
