@@ -136,9 +136,7 @@ def test_shift_is_per_patient_and_keeps_intervals(corpus, anonymised) -> None:  
         originals = sorted(set(patient.study_dates))
         matches = [sorted(v) for v in shifted.values() if len(v) == len(originals)]
         gaps = [(d(originals[1]) - d(originals[0])).days] if len(originals) > 1 else []
-        assert any(
-            [(d(m[1]) - d(m[0])).days] == gaps and m[0] not in originals for m in matches
-        )
+        assert any([(d(m[1]) - d(m[0])).days] == gaps and m[0] not in originals for m in matches)
 
 
 def test_pixel_data_unchanged_with_burned_in_off(corpus, anonymised) -> None:  # type: ignore[no-untyped-def]
@@ -161,8 +159,7 @@ def test_determinism_same_key_identical_bytes_other_key_disjoint(  # type: ignor
     second = {p.relative_to(again): p.read_bytes() for p in _outputs(again)}
     assert first == second
     other = tmp_path / "other"
-    anonymise_dicom(corpus.root, other, key=b"another key, 32 bytes long......", policy=OFF,
-                    progress=False)
+    anonymise_dicom(corpus.root, other, key=b"another key, 32 bytes long......", policy=OFF, progress=False)
     tokens_a = {part for p in first for part in p.parts}
     tokens_b = {part for p in _outputs(other) for part in p.relative_to(other).parts}
     assert not tokens_a & tokens_b
@@ -174,13 +171,13 @@ def test_determinism_same_key_identical_bytes_other_key_disjoint(  # type: ignor
 def test_two_workers_same_output(corpus, anonymised, tmp_path, dicom_key) -> None:  # type: ignore[no-untyped-def]
     out, _ = anonymised
     par = tmp_path / "par"
-    report = anonymise_dicom(corpus.root, par, key=dicom_key, policy=OFF, workers=2,
-                             progress=False)
+    report = anonymise_dicom(corpus.root, par, key=dicom_key, policy=OFF, workers=2, progress=False)
     assert report.ok
     assert report.workers == 2
     assert [r.index for r in report.results] == sorted(r.index for r in report.results)
     assert {p.relative_to(par): p.read_bytes() for p in _outputs(par)} == {
-        p.relative_to(out): p.read_bytes() for p in _outputs(out)}
+        p.relative_to(out): p.read_bytes() for p in _outputs(out)
+    }
 
 
 def _write_bad_inputs(root: Path) -> dict[str, str]:
@@ -219,9 +216,15 @@ def _write_bad_inputs(root: Path) -> dict[str, str]:
     (root / "gzipped.dcm.gz").write_bytes(gz)
     assert zlib  # deflate handled by pydicom for the deflated transfer syntax
     return {
-        "truncated.dcm": "failed", "random.bin": "failed", "text.txt": "failed",
-        "empty.dcm": "failed", "implicit.dcm": "ok", "bigendian.dcm": "ok",
-        "deflated.dcm": "ok", "nometa.dcm": "ok", "gzipped.dcm.gz": "failed",
+        "truncated.dcm": "failed",
+        "random.bin": "failed",
+        "text.txt": "failed",
+        "empty.dcm": "failed",
+        "implicit.dcm": "ok",
+        "bigendian.dcm": "ok",
+        "deflated.dcm": "ok",
+        "nometa.dcm": "ok",
+        "gzipped.dcm.gz": "failed",
         # same SOP Instance UID as implicit.dcm, other content: never overwrites it
         "zz_dup.dcm": "failed",
     }
@@ -307,8 +310,7 @@ def test_random_key_warns_and_key_never_written(tmp_path) -> None:  # type: igno
     keyfile = tmp_path / "key.txt"
     keyfile.write_bytes(key + b"\n")
     assert key_from_file(keyfile) == key
-    report = anonymise_dicom(src, tmp_path / "o2", key=key_from_file(keyfile), policy=OFF,
-                             progress=False)
+    report = anonymise_dicom(src, tmp_path / "o2", key=key_from_file(keyfile), policy=OFF, progress=False)
     report.write_json(tmp_path / "report.json")
     for p in [*_outputs(tmp_path / "o2"), tmp_path / "report.json"]:
         assert key not in p.read_bytes()
@@ -393,8 +395,7 @@ def test_characteristics_by_patient_applied(corpus, tmp_path, dicom_key) -> None
 
     src = corpus.files[0]
     token = patient_token(_read(src), dicom_key, OFF)
-    res = process_file(src, tmp_path, OFF, dicom_key, {token: {"PatientAge": "040Y",
-                                                               "PatientSex": "F"}})
+    res = process_file(src, tmp_path, OFF, dicom_key, {token: {"PatientAge": "040Y", "PatientSex": "F"}})
     ds = _read(tmp_path / res.output)
     assert ds.PatientAge == "040Y"
     assert ds.PatientSex == "F"
@@ -411,8 +412,38 @@ class _KillsWorker:
 
 def test_dead_worker_files_reported_not_written(corpus, dicom_key: bytes, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "out"
-    report = anonymise_dicom(corpus.root, out, key=dicom_key, policy=OFF, workers=2, progress=False,
-                             characteristics_by_patient={"x": {"PatientAge": _KillsWorker()}})
+    report = anonymise_dicom(
+        corpus.root,
+        out,
+        key=dicom_key,
+        policy=OFF,
+        workers=2,
+        progress=False,
+        characteristics_by_patient={"x": {"PatientAge": _KillsWorker()}},
+    )
     assert report.failed == len(corpus.files) and report.written == 0
     assert {r.reason for r in report.results} == {"worker process died while processing this batch"}
     assert not list(out.rglob("*.dcm"))
+
+
+def test_audit_with_workers_finds_the_same(tmp_path: Path) -> None:
+    from medanon.synthetic.dicom_corpus import make_corpus
+
+    m = make_corpus(
+        tmp_path / "in",
+        n_patients=6,
+        studies_per_patient=2,
+        series_per_study=2,
+        images_per_series=3,
+        seed=9,
+        rows=16,
+        cols=16,
+    )
+    assert len(m.files) >= 64  # enough for the parallel path
+    shutil.copytree(m.root, tmp_path / "copy")
+    one, two = audit(m.root, tmp_path / "copy"), audit(m.root, tmp_path / "copy", workers=2)
+    assert not one.ok and one.to_dict() == two.to_dict()
+    out = tmp_path / "out"
+    report = anonymise_dicom(m.root, out, key=b"k" * 32, policy=OFF, progress=False)
+    clean = audit(m.root, out, report=report, workers=2)
+    assert clean.ok and clean.paired == len(m.files)

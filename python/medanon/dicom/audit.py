@@ -44,6 +44,7 @@ import re
 import warnings
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -69,9 +70,7 @@ _AUDIT_KEY = b"medanon-audit-classification-key"
 _NOT_IDENTIFYING = frozenset({0x00020012, 0x00020013})
 #: Patient characteristics (Retain Patient Characteristics rows): handled by
 #: the corpus-level k-anonymity step, not searched as identifiers.
-_CHARACTERISTICS = frozenset(
-    tag for tag, row in _profile.EXACT.items() if ("rtnPatCharsOpt", "K") in row[2]
-)
+_CHARACTERISTICS = frozenset(tag for tag, row in _profile.EXACT.items() if ("rtnPatCharsOpt", "K") in row[2])
 
 
 @lru_cache(maxsize=1 << 16)  # the same values recur in every file of a corpus
@@ -278,17 +277,190 @@ def _fingerprint(ds: Dataset) -> str | None:
     return f"{ds.get('Rows')}x{ds.get('Columns')}:{h}"
 
 
-def _report_pairs(report: DicomRunReport | Mapping[str, Any] | str | os.PathLike[str]
-                  ) -> dict[int, str]:
+def _report_pairs(report: DicomRunReport | Mapping[str, Any] | str | os.PathLike[str]) -> dict[int, str]:
     if isinstance(report, DicomRunReport):
         return {r.index: r.output for r in report.results if r.status == "ok"}
     data: Mapping[str, Any] = (
         report if isinstance(report, Mapping) else json.loads(Path(report).read_text(encoding="utf-8"))
     )
-    return {
-        int(r["index"]): str(r["output"]) for r in data.get("results", [])
-        if r.get("status") == "ok"
-    }
+    return {int(r["index"]): str(r["output"]) for r in data.get("results", []) if r.get("status") == "ok"}
+
+
+@dataclass
+class _Original:
+    """What one original file contributes to the audit."""
+
+    index: int
+    values: dict[str, str]
+    uids: set[str]
+    safe: set[str]
+    dates: list[tuple[str, str]]
+    uid_paths: list[tuple[str, str]]
+    fingerprint: str | None
+
+
+def _scan_original(index: int, path: str, policy: Policy, min_length: int) -> _Original | None:
+    ds = _read(Path(path))
+    if ds is None or "SOPClassUID" not in ds:
+        return None
+    idents = _Idents(min_length)
+    dates = _collect(ds, idents, _engine(policy, _AUDIT_KEY))
+    uid_paths = [(p, str(v)) for p, _kw, vr, value, _t in _walk_elements(ds) if vr == "UI" for v in _strings(value)]
+    return _Original(index, idents.values, idents.uids, idents.safe, dates, uid_paths, _fingerprint(ds))
+
+
+def _scan_originals(items: list[tuple[int, str]], policy: Policy, min_length: int) -> list[_Original | None]:
+    return [_scan_original(i, p, policy, min_length) for i, p in items]
+
+
+@dataclass
+class _Search:
+    """Everything the search of one output needs (sent once to each worker)."""
+
+    root: str
+    single: dict[str, str]
+    uids: set[str]
+    dates: str
+    pairs: dict[str, int]
+    fp_to_index: dict[str, int]
+    dates_by_index: dict[int, list[tuple[str, str]]]
+    uids_by_index: dict[int, list[tuple[str, str]]]
+    _multi: tuple[re.Pattern[str] | None, dict[str, str]] | None = None
+
+    def multi(self) -> tuple[re.Pattern[str] | None, dict[str, str]]:
+        """One compiled alternation of the multi-word identifiers, built once per process."""
+        if self._multi is None:
+            words = sorted((v for v in self.single if " " in v), key=len, reverse=True)
+            pattern = re.compile("|".join(re.escape(v) for v in words)) if words else None
+            self._multi = (pattern, {v: self.single[v] for v in words})
+        return self._multi
+
+
+@dataclass
+class _OutputResult:
+    hits: list[AuditHit]
+    uid_pairs: list[tuple[str, str]]
+    unreadable: int
+    paired: int
+
+
+def _scan_output(out_no: int, path_s: str, ctx: _Search) -> _OutputResult:
+    path = Path(path_s)
+    label = f"#{out_no}"
+    single, uids = ctx.single, ctx.uids
+    multi_re, multi_kind = ctx.multi()
+    hits: list[AuditHit] = []
+    uid_pairs: list[tuple[str, str]] = []
+    ds = _read(path)
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        raw = b""
+    found: set[str] = set()
+    idx = ctx.pairs.get(str(path.resolve()))
+    if idx is None and ds is not None:
+        fp = _fingerprint(ds)
+        if fp is not None:
+            idx = ctx.fp_to_index.get(fp)
+    pair_dates: dict[str, str] = {}
+    if idx is not None and ctx.dates != "none":
+        for d, date_kind in ctx.dates_by_index.get(idx, []):
+            if ctx.dates == "all" or date_kind == "birth date":
+                pair_dates.setdefault(d, date_kind)
+    # path components
+    for part in path.relative_to(ctx.root).parts:
+        n = _norm(part.removesuffix(".dcm"))
+        if n in single or part.removesuffix(".dcm") in uids:
+            hits.append(AuditHit(label, "file path", single.get(n, "uid")))
+    kind: str | None
+    if ds is not None:
+        out_uids: list[tuple[str, str]] = []
+        for epath, _kw, vr, value, _tag in _walk_elements(ds):
+            for v in _strings(value):
+                v = v.strip("\0 ")
+                if not v:
+                    continue
+                if vr == "UI":
+                    out_uids.append((epath, v))
+                kind = None
+                if v in uids:
+                    kind = "uid"
+                else:
+                    n = _norm(v)
+                    kind = single.get(n)
+                    if kind is None:
+                        for tok in n.split(" "):
+                            kind = single.get(tok)
+                            if kind:
+                                break
+                    if kind is None and " " in n and multi_re is not None:
+                        hit = multi_re.search(n)
+                        if hit:
+                            kind = multi_kind[hit.group(0)]
+                    if kind is None and pair_dates and vr != "UI":
+                        for d, k in pair_dates.items():
+                            if d in n:
+                                kind = k
+                                break
+                if kind is not None:
+                    hits.append(AuditHit(label, epath, kind))
+                    found.add(kind)
+                    break
+        if idx is not None:
+            origs = dict(ctx.uids_by_index.get(idx, []))
+            for epath, new in out_uids:
+                old = origs.get(epath)
+                if old is None or is_standard_uid(old) or old == new:
+                    continue
+                uid_pairs.append((old, new))
+    # raw bytes: identifiers not already attributed to an element
+    for m in _PRINTABLE.findall(_header_bytes(raw)):
+        n = _norm(m.decode("ascii"))
+        kind = None
+        for tok in [n, *re.split(r"[^A-Z0-9.]+", n)]:
+            if tok in uids:
+                kind = "uid"
+            elif tok in single:
+                kind = single[tok]
+            if kind:
+                break
+        if kind is None and multi_re is not None:
+            hit = multi_re.search(n)
+            if hit:
+                kind = multi_kind[hit.group(0)]
+        if kind is not None and kind not in found:
+            hits.append(AuditHit(label, "raw bytes", kind))
+            found.add(kind)
+    return _OutputResult(hits, uid_pairs, int(ds is None), int(idx is not None))
+
+
+def _scan_outputs(items: list[tuple[int, str]], ctx: _Search) -> list[_OutputResult]:
+    return [_scan_output(i, p, ctx) for i, p in items]
+
+
+_SHARED: dict[str, Any] = {}
+
+
+def _init_shared(args: tuple[Any, ...]) -> None:
+    _SHARED["args"] = args
+
+
+def _run_batch(fn: Any, items: list[tuple[int, str]]) -> list[Any]:
+    return list(fn(items, *_SHARED["args"]))
+
+
+def _map(fn: Any, items: list[tuple[int, str]], workers: int, args: tuple[Any, ...]) -> list[Any]:
+    """``fn(batch, *args)`` over batches of items, in order; ``args`` go to each worker once."""
+    from medanon.dicom.pipeline import _context, _main_importable
+
+    if workers <= 1 or len(items) < 64 or not _main_importable():
+        return list(fn(items, *args))
+    size = max(16, min(256, len(items) // (workers * 8)))
+    batches = [items[j : j + size] for j in range(0, len(items), size)]
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=_context(), initializer=_init_shared, initargs=(args,)
+    ) as pool:
+        return [r for part in pool.map(_run_batch, [fn] * len(batches), batches) for r in part]
 
 
 def audit(
@@ -299,6 +471,7 @@ def audit(
     dates: Literal["all", "birth", "none"] = "all",
     min_length: int = 4,
     policy: Policy | None = None,
+    workers: int = 1,
 ) -> AuditReport:
     """Search de-identified outputs for identifiers of their originals.
 
@@ -320,6 +493,8 @@ def audit(
     policy : Policy, optional
         Decides which text attributes are identifying (those it does not
         keep); default :class:`Policy()`.
+    workers : int
+        Processes reading the originals and searching the outputs.
 
     Returns
     -------
@@ -345,144 +520,63 @@ def audit(
     for name, p in (("src", src_p), ("dst", dst_p)):
         if not p.exists():
             raise FileNotFoundError(f"{name} {p} does not exist")
-    engine = _engine(policy or Policy(), _AUDIT_KEY)
+    policy = policy or Policy()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an int >= 1, got {workers!r}")
     rep = AuditReport()
-    idents = _Idents(min_length)
-    originals: dict[int, Path] = {}
-    dates_by_index: dict[int, list[tuple[str, str]]] = {}
-    fp_to_index: dict[str, int] = {}
-    fp_dupes: set[str] = set()
-    orig_uids_by_index: dict[int, list[tuple[str, str]]] = {}
+
+    # 1. what the originals hold (per file, in parallel when asked)
+    todo: list[tuple[int, str]] = []
     index = 0
     for path, walk_kind in iter_candidates(src_p):
         if walk_kind == "hidden":
             continue
-        if walk_kind == "DICOMDIR" or path is None:
-            index += 1
-            continue
-        ds = _read(path)
-        if ds is not None and "SOPClassUID" in ds:
-            rep.originals += 1
-            originals[index] = path
-            dates_by_index[index] = _collect(ds, idents, engine)
-            orig_uids_by_index[index] = [
-                (p, str(v)) for p, _kw, vr, value, _t in _walk_elements(ds) if vr == "UI"
-                for v in _strings(value)
-            ]
-            fp = _fingerprint(ds)
-            if fp is not None:
-                if fp in fp_to_index:
-                    fp_dupes.add(fp)
-                fp_to_index[fp] = index
+        if walk_kind == "" and path is not None:
+            todo.append((index, str(path)))
         index += 1
+    originals = [o for o in _map(_scan_originals, todo, workers, (policy, min_length)) if o is not None]
+    idents = _Idents(min_length)
+    fp_to_index: dict[str, int] = {}
+    fp_dupes: set[str] = set()
+    for o in originals:
+        for v, kind in o.values.items():
+            idents.values.setdefault(v, kind)
+        idents.uids |= o.uids
+        idents.safe |= o.safe
+        if o.fingerprint is not None:
+            if o.fingerprint in fp_to_index:
+                fp_dupes.add(o.fingerprint)
+            fp_to_index[o.fingerprint] = o.index
     idents.finish()
+    rep.originals = len(originals)
     rep.identifiers = len(idents.values) + len(idents.uids)
-    out_files = [p for p, k in iter_candidates(dst_p) if p is not None and k == ""]
-    pairs: dict[Path, int] = {}
+
+    # 2. search every output for them
+    out_files = [str(p) for p, k in iter_candidates(dst_p) if p is not None and k == ""]
+    pairs: dict[str, int] = {}
     if report is not None:
-        by_index = _report_pairs(report)
-        for i, rel in by_index.items():
-            pairs[(dst_p / rel).resolve()] = i
-    multi_words = [(v, k) for v, k in idents.values.items() if " " in v]
-    # one compiled alternation instead of a Python loop over every multi-word identifier
-    multi_kind = dict(multi_words)
-    multi_re = (
-        re.compile("|".join(re.escape(v) for v, _ in sorted(multi_words, key=lambda t: -len(t[0]))))
-        if multi_words
-        else None
+        for i, rel in _report_pairs(report).items():
+            pairs[str((dst_p / rel).resolve())] = i
+    search = _Search(
+        root=str(dst_p),
+        single=idents.values,
+        uids=idents.uids,
+        dates=dates,
+        pairs=pairs,
+        fp_to_index={fp: i for fp, i in fp_to_index.items() if fp not in fp_dupes},
+        dates_by_index={o.index: o.dates for o in originals},
+        uids_by_index={o.index: o.uid_paths for o in originals},
     )
-    single = idents.values
     uid_map: dict[str, set[str]] = defaultdict(set)
     uid_rev: dict[str, set[str]] = defaultdict(set)
-    kind: str | None
-    for out_no, path in enumerate(out_files):
-        label = f"#{out_no}"
-        ds = _read(path)
-        try:
-            raw = path.read_bytes()
-        except OSError:
-            raw = b""
-        if ds is None:
-            rep.unreadable_outputs += 1
+    for res in _map(_scan_outputs, list(enumerate(out_files)), workers, (search,)):
         rep.outputs += 1
-        found: set[str] = set()
-        idx = pairs.get(path.resolve())
-        if idx is None and ds is not None:
-            fp = _fingerprint(ds)
-            if fp is not None and fp not in fp_dupes:
-                idx = fp_to_index.get(fp)
-        if idx is not None:
-            rep.paired += 1
-        pair_dates: dict[str, str] = {}
-        if idx is not None and dates != "none":
-            for d, kind in dates_by_index.get(idx, []):
-                if dates == "all" or kind == "birth date":
-                    pair_dates.setdefault(d, kind)
-        # path components
-        for part in path.relative_to(dst_p).parts:
-            n = _norm(part.removesuffix(".dcm"))
-            if n in single or part.removesuffix(".dcm") in idents.uids:
-                rep.hits.append(AuditHit(label, "file path", single.get(n, "uid")))
-        if ds is not None:
-            out_uids: list[tuple[str, str]] = []
-            for epath, _kw, vr, value, _tag in _walk_elements(ds):
-                for v in _strings(value):
-                    v = v.strip("\0 ")
-                    if not v:
-                        continue
-                    if vr == "UI":
-                        out_uids.append((epath, v))
-                    kind = None
-                    if v in idents.uids:
-                        kind = "uid"
-                    else:
-                        n = _norm(v)
-                        kind = single.get(n)
-                        if kind is None:
-                            for tok in n.split(" "):
-                                kind = single.get(tok)
-                                if kind:
-                                    break
-                        if kind is None and " " in n and multi_re is not None:
-                            hit = multi_re.search(n)
-                            if hit:
-                                kind = multi_kind[hit.group(0)]
-                        if kind is None and pair_dates and vr not in ("UI",):
-                            for d, k in pair_dates.items():
-                                if d in n:
-                                    kind = k
-                                    break
-                    if kind is not None:
-                        rep.hits.append(AuditHit(label, epath, kind))
-                        found.add(kind)
-                        break
-            if idx is not None:
-                origs = dict(orig_uids_by_index.get(idx, []))
-                for epath, new in out_uids:
-                    old = origs.get(epath)
-                    if old is None or is_standard_uid(old) or old == new:
-                        continue
-                    uid_map[old].add(new)
-                    uid_rev[new].add(old)
-        # raw bytes: identifiers not already attributed to an element
-        texts = [m.decode("ascii") for m in _PRINTABLE.findall(_header_bytes(raw))]
-        for t in texts:
-            n = _norm(t)
-            kind = None
-            for tok in [n, *re.split(r"[^A-Z0-9.]+", n)]:
-                if tok in idents.uids:
-                    kind = "uid"
-                elif tok in single:
-                    kind = single[tok]
-                if kind:
-                    break
-            if kind is None and multi_re is not None:
-                hit = multi_re.search(n)
-                if hit:
-                    kind = multi_kind[hit.group(0)]
-            if kind is not None and kind not in found:
-                rep.hits.append(AuditHit(label, "raw bytes", kind))
-                found.add(kind)
+        rep.unreadable_outputs += res.unreadable
+        rep.paired += res.paired
+        rep.hits.extend(res.hits)
+        for old, new in res.uid_pairs:
+            uid_map[old].add(new)
+            uid_rev[new].add(old)
     for news in uid_map.values():
         if len(news) > 1:
             rep.uid_problems.append(f"one original UID became {len(news)} different UIDs")

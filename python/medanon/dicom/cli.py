@@ -32,8 +32,13 @@ _RETAIN_FLAGS = {
 
 
 def _add_bool(p: argparse.ArgumentParser, flag: str, dest: str, default: bool, text: str) -> None:
-    p.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=default,
-                   help=f"{text} (default: {'on' if default else 'off'})")
+    p.add_argument(
+        flag,
+        dest=dest,
+        action=argparse.BooleanOptionalAction,
+        default=default,
+        help=f"{text} (default: {'on' if default else 'off'})",
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -54,40 +59,49 @@ def register(subparsers: Any) -> None:
     """
     defaults = Policy()
     p = subparsers.add_parser(
-        "dicom", help="de-identify a folder of DICOM files (PS3.15 Basic Profile)",
+        "dicom",
+        help="de-identify a folder of DICOM files (PS3.15 Basic Profile)",
         description="De-identify every DICOM file under SRC into DST.",
     )
     p.add_argument("src", type=Path, metavar="SRC")
     p.add_argument("dst", type=Path, metavar="DST")
-    p.add_argument("--key-file", type=Path, help="secret key file (>= 16 bytes); "
-                   "without it a random key is used and pseudonyms will not match later runs")
+    p.add_argument(
+        "--key-file",
+        type=Path,
+        help="secret key file (>= 16 bytes); without it a random key is used and pseudonyms will not match later runs",
+    )
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    p.add_argument("--burned-in", choices=["auto", "all", "off"], default="auto",
-                   help="burned-in text masking (default auto)")
+    p.add_argument(
+        "--burned-in", choices=["auto", "all", "off"], default="auto", help="burned-in text masking (default auto)"
+    )
     p.add_argument("--review-dir", type=Path, help="where the pixel step writes review images")
     p.add_argument("--pixel-rules", type=Path, help="pixel masking rule file")
-    p.add_argument("--allow-undecodable-pixels", action="store_true",
-                   help="write files whose pixels cannot be decoded (unscanned)")
+    p.add_argument(
+        "--allow-undecodable-pixels", action="store_true", help="write files whose pixels cannot be decoded (unscanned)"
+    )
     for name, flag in _RETAIN_FLAGS.items():
-        _add_bool(p, flag, name, getattr(defaults, name),
-                  f"Table E.1-1 option {OPTION_FIELDS[name]}")
+        _add_bool(p, flag, name, getattr(defaults, name), f"Table E.1-1 option {OPTION_FIELDS[name]}")
     _add_bool(p, "--clean-descriptors", "clean_descriptors", True, "clean (remove) descriptors")
-    _add_bool(p, "--clean-structured-content", "clean_structured_content", True,
-              "clean structured content")
+    _add_bool(p, "--clean-structured-content", "clean_structured_content", True, "clean structured content")
     _add_bool(p, "--clean-graphics", "clean_graphics", True, "clean graphics")
-    p.add_argument("--keep-private", action="store_true",
-                   help="keep private attributes (NOT conformant with PS3.15)")
+    p.add_argument("--keep-private", action="store_true", help="keep private attributes (NOT conformant with PS3.15)")
     p.add_argument("--prefix", default=defaults.pseudonym_prefix, help="pseudonym prefix")
-    p.add_argument("--report", type=Path, help="also write the run report as JSON here "
-                   "(DST/report.json and DST/report.html are always written)")
+    p.add_argument(
+        "--report",
+        type=Path,
+        help="also write the run report as JSON here (DST/report.json and DST/report.html are always written)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     g = p.add_argument_group("corpus-level k-anonymity of the patients (the research release)")
     g.add_argument("-k", type=int, help="every released group of patients holds >= k people")
     g.add_argument("-l", type=float, help="l-diversity of --sensitive (default 2 with --sensitive)")
     g.add_argument("--diversity", choices=["distinct", "entropy", "recursive"], help="default distinct")
     g.add_argument("--c", type=float, default=1.0, help="c of recursive (c,l)-diversity")
-    g.add_argument("--qi", help="quasi-identifiers, comma-separated: age, sex, weight, size, ethnic_group, "
-                   "first_study_year, DICOM keywords or clinical columns (default age,sex,weight,size)")
+    g.add_argument(
+        "--qi",
+        help="quasi-identifiers, comma-separated: age, sex, weight, size, ethnic_group, "
+        "first_study_year, DICOM keywords or clinical columns (default age,sex,weight,size)",
+    )
     g.add_argument("--sensitive", help="sensitive attribute: a clinical column or a DICOM keyword")
     g.add_argument("--clinical", type=Path, help="clinical table (CSV or Parquet) joined on the original PatientID")
     g.add_argument("--clinical-id", default="PatientID", help="its patient ID column (default PatientID)")
@@ -95,15 +109,21 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=_run_dicom)
 
     a = subparsers.add_parser(
-        "audit", help="search de-identified DICOM files for identifiers of the originals",
+        "audit",
+        help="search de-identified DICOM files for identifiers of the originals",
         description="Audit DST (de-identified) against SRC (originals).",
     )
     a.add_argument("src", type=Path, metavar="SRC")
     a.add_argument("dst", type=Path, metavar="DST")
     a.add_argument("--run-report", type=Path, help="JSON report of the run (pairs files)")
-    a.add_argument("--dates", choices=["all", "birth", "none"], default="all",
-                   help="which original dates count as leaks (default all)")
+    a.add_argument(
+        "--dates",
+        choices=["all", "birth", "none"],
+        default="all",
+        help="which original dates count as leaks (default all)",
+    )
     a.add_argument("--report", type=Path, help="write the audit report as JSON")
+    a.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     a.set_defaults(func=_run_audit)
 
 
@@ -134,10 +154,20 @@ def _run_dicom(args: argparse.Namespace) -> int:
         if args.k is None and (args.sensitive or args.qi or args.l or args.clinical):
             raise ValueError("--qi, --sensitive, -l and --clinical need -k")
         release = anonymise_dicom(
-            args.src, args.dst, key=key, policy=policy, workers=args.workers,
-            progress=not args.no_progress, k=args.k, l=args.l, diversity=args.diversity, c=args.c,
+            args.src,
+            args.dst,
+            key=key,
+            policy=policy,
+            workers=args.workers,
+            progress=not args.no_progress,
+            k=args.k,
+            l=args.l,
+            diversity=args.diversity,
+            c=args.c,
             quasi_identifiers=[q.strip() for q in args.qi.split(",") if q.strip()] if args.qi else None,
-            sensitive=args.sensitive, clinical=args.clinical, clinical_id=args.clinical_id,
+            sensitive=args.sensitive,
+            clinical=args.clinical,
+            clinical_id=args.clinical_id,
             run_audit=not args.no_audit,
         )
     except (ValueError, TypeError, FileNotFoundError) as exc:
@@ -150,8 +180,10 @@ def _run_dicom(args: argparse.Namespace) -> int:
     rep = release.report
     if "achieved" in rep:
         for where, v in rep["achieved"].items():
-            print(f"  achieved on the {where}: k = {v['k']}, distinct l = {v['distinct_l']}, "
-                  f"groups = {v['classes']}, patients = {v['rows']}")
+            print(
+                f"  achieved on the {where}: k = {v['k']}, distinct l = {v['distinct_l']}, "
+                f"groups = {v['classes']}, patients = {v['rows']}"
+            )
     if release.audit is not None:
         print(release.audit.summary())
     print(f"  report: {args.dst / 'report.html'}")
@@ -167,7 +199,7 @@ def _run_audit(args: argparse.Namespace) -> int:
     from medanon.dicom.audit import audit
 
     try:
-        rep = audit(args.src, args.dst, report=args.run_report, dates=args.dates)
+        rep = audit(args.src, args.dst, report=args.run_report, dates=args.dates, workers=args.workers)
     except (ValueError, FileNotFoundError, OSError) as exc:
         print(f"medanon audit: error: {exc}", file=sys.stderr)
         return 2

@@ -434,7 +434,7 @@ def anonymise_dicom(
             "quasi_identifiers": qis,
             "sensitive": sensitive,
             "privacy_ok": False,
-            "patients": int(len(pt)),
+            "patients": len(pt),
             "patients_written": 0,
         }
         return _finish(src_p, dst_p, run, policy, None, None, extra_report, timings, t_start, run_audit, write_report)
@@ -503,7 +503,7 @@ def _finish(
     aud = None
     if run_audit:
         t0 = time.perf_counter()
-        aud = audit(src, dst, report=run, policy=policy)
+        aud = audit(src, dst, report=run, policy=policy, workers=run.workers)
         timings["audit"] = time.perf_counter() - t0
     results = run.results
     pixel = {
