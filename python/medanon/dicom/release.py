@@ -430,7 +430,7 @@ def anonymise_dicom(
     written_patients = {r.patient for r in run.results if r.status == "ok"}
     meta = meta[meta["patient"].isin(written_patients)].reset_index(drop=True)
     if meta.empty:
-        extra_report = {
+        extra_report: dict[str, Any] = {
             "quasi_identifiers": qis,
             "sensitive": sensitive,
             "privacy_ok": False,
