@@ -78,6 +78,7 @@ def _norm(text: str) -> str:
     return _SPLIT.sub(" ", text.upper()).strip()
 
 
+_OWN_REPORTS = frozenset({"report.html", "report.json"})
 _PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
 _PIXEL_TAG = b"\xe0\x7f\x10\x00"  # (7FE0,0010) PixelData, little endian
 
@@ -242,7 +243,9 @@ def _collect(ds: Dataset, idents: _Idents, engine: Any) -> list[tuple[str, str]]
             if not v:
                 continue
             if vr == "UI":
-                if not is_standard_uid(v):
+                # a searchable UID: at least two dots and 8 characters, so that
+                # malformed short "UIDs" ("1", "1.2") do not match numbers
+                if not is_standard_uid(v) and v.count(".") >= 2 and len(v) >= 8:
                     idents.uids.add(v)
                 continue
             if private:
@@ -320,6 +323,7 @@ class _Search:
     root: str
     single: dict[str, str]
     uids: set[str]
+    safe: set[str]
     dates: str
     pairs: dict[str, int]
     fp_to_index: dict[str, int]
@@ -375,7 +379,9 @@ def _scan_output(out_no: int, path_s: str, ctx: _Search) -> _OutputResult:
     kind: str | None
     if ds is not None:
         out_uids: list[tuple[str, str]] = []
-        for epath, _kw, vr, value, _tag in _walk_elements(ds):
+        for epath, _kw, vr, value, tag in _walk_elements(ds):
+            if tag in _NOT_IDENTIFYING:  # the writing software's identity, kept on purpose
+                continue
             for v in _strings(value):
                 v = v.strip("\0 ")
                 if not v:
@@ -387,6 +393,8 @@ def _scan_output(out_no: int, path_s: str, ctx: _Search) -> _OutputResult:
                     kind = "uid"
                 else:
                     n = _norm(v)
+                    if n in ctx.safe:  # a value the originals held in an attribute the policy keeps
+                        continue
                     kind = single.get(n)
                     if kind is None:
                         for tok in n.split(" "):
@@ -409,18 +417,35 @@ def _scan_output(out_no: int, path_s: str, ctx: _Search) -> _OutputResult:
         if idx is not None:
             origs = dict(ctx.uids_by_index.get(idx, []))
             for epath, new in out_uids:
+                if epath == "meta:MediaStorageSOPInstanceUID":
+                    # written from SOPInstanceUID (PS3.10 7.1), even where an
+                    # original's two disagreed: checked through SOPInstanceUID
+                    continue
                 old = origs.get(epath)
                 if old is None or is_standard_uid(old) or old == new:
                     continue
                 uid_pairs.append((old, new))
-    # raw bytes: identifiers not already attributed to an element
+    # Raw bytes: a second net under the element-level search. Where the file
+    # parsed, every element was already searched word by word, so here only
+    # UIDs and whole multi-word identifiers count (single common words in
+    # structure bytes would be noise); an unparsable file is searched word by word.
+    kept_here: set[str] = set()
+    if ds is not None:
+        kept_here = {
+            str(v).strip("\0 ")
+            for _p, _k, _vr, value, tag in _walk_elements(ds)
+            if tag in _NOT_IDENTIFYING
+            for v in _strings(value)
+        }
     for m in _PRINTABLE.findall(_header_bytes(raw)):
         n = _norm(m.decode("ascii"))
+        if n in ctx.safe:
+            continue
         kind = None
         for tok in [n, *re.split(r"[^A-Z0-9.]+", n)]:
-            if tok in uids:
+            if tok in uids and tok not in kept_here:
                 kind = "uid"
-            elif tok in single:
+            elif ds is None and tok in single and tok not in ctx.safe:
                 kind = single[tok]
             if kind:
                 break
@@ -547,12 +572,21 @@ def audit(
             if o.fingerprint in fp_to_index:
                 fp_dupes.add(o.fingerprint)
             fp_to_index[o.fingerprint] = o.index
+    # the text medanon itself writes (pseudonym prefix, dummy values) is not a leak
+    # even where an original happens to hold the same word (e.g. already "ANON")
+    idents.safe.add(_norm(policy.pseudonym_prefix))
     idents.finish()
     rep.originals = len(originals)
     rep.identifiers = len(idents.values) + len(idents.uids)
 
     # 2. search every output for them
-    out_files = [str(p) for p, k in iter_candidates(dst_p) if p is not None and k == ""]
+    # medanon's own reports (report.html, report.json) hold prose, not data; their
+    # contents are tested to carry no identifier. metadata.csv is searched.
+    out_files = [
+        str(p)
+        for p, k in iter_candidates(dst_p)
+        if p is not None and k == "" and not (p.parent == dst_p and p.name in _OWN_REPORTS)
+    ]
     pairs: dict[str, int] = {}
     if report is not None:
         for i, rel in _report_pairs(report).items():
@@ -561,6 +595,7 @@ def audit(
         root=str(dst_p),
         single=idents.values,
         uids=idents.uids,
+        safe=idents.safe,
         dates=dates,
         pairs=pairs,
         fp_to_index={fp: i for fp, i in fp_to_index.items() if fp not in fp_dupes},
