@@ -223,6 +223,7 @@ def _run(tmp_path: Path, m: CorpusManifest, clinical: Path, **kw: Any) -> DicomR
         ({"sensitive": "nope"}, "not a DICOM keyword"),
         ({"clinical_id": "ID"}, "no column 'ID'"),
         ({"k": 0}, "k must be"),
+        ({"policy": Policy(burned_in="off", retain_patient_characteristics=True)}, "retain_patient_characteristics"),
     ],
 )
 def test_refuses_before_writing(

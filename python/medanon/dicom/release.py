@@ -338,6 +338,11 @@ def anonymise_dicom(
 
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be an int >= 1, got {k!r}")
+    if policy.retain_patient_characteristics:
+        raise ValueError(
+            "retain_patient_characteristics keeps raw ages, sexes, weights and sizes beside the "
+            "k-anonymous ones: turn it off for a research release (-k)"
+        )
     if dst_p.exists() and (not dst_p.is_dir() or any(dst_p.iterdir())):
         # k and l are measured on everything under dst: files of another run would falsify them
         raise ValueError(f"dst {dst_p} must be a new or empty folder for a research release (-k)")
