@@ -132,7 +132,7 @@ class Policy:
     >>> from medanon.dicom.policy import Policy
     >>> p = Policy(retain_uids=True)
     >>> [code for code, _ in p.method_codes()][:2]
-    ['113100', '113105']
+    ['113100', '113103']
 
     References
     ----------
