@@ -134,6 +134,15 @@ _MAX_WORK = 1400  # frames whose larger side exceeds this are analysed at half s
 _MIN_WORK = 400  # ... and below this at double size (6 px text becomes 12 px)
 _WORD = _Params(floor=20.0, clutter_k=2.5, sep_min=1.9, min_h=5, word_sep=1.9, word_cuts=0)
 _WORD_CAP = 48
+# word pass on a textured surround (speckle): local clutter >= 10 at the
+# word's centre (the capped clutter of a plain word stays below); it must be
+# >= 1.5 heights wide (two letters or more, not a grain) and drawn in one
+# colour: half its stroke pixels within tolerance of its extreme grey, or
+# >= 3 stroke pieces (letters), 60% of them peaking at one grey
+_WORD_TEXTURE = 10
+_WORD_ASPECT = 1.5
+_WORD_CORE = 0.5
+_WORD_PIECES, _WORD_SAME = 3, 0.6
 _DETECTORS = ("opencv", "dnn", "both")
 _EXTENT = 1.2  # a line spans at least this many character heights ("ID" is ~1.3)
 _MEAN_D_MIN, _MEAN_D_H = 2.5, 0.2  # stroke test: mean distance <= max(2.5, 0.2 * height)
@@ -472,9 +481,9 @@ def _word_boxes(g: npt.NDArray[Any]) -> list[tuple[int, int, int, int]]:
     p = _WORD
     h_img, w_img = g.shape
     ker = cv2.getStructuringElement(cv2.MORPH_RECT, (_KERNEL, _KERNEL))
-    resp = cv2.max(
-        cv2.morphologyEx(g, cv2.MORPH_TOPHAT, ker), cv2.morphologyEx(g, cv2.MORPH_BLACKHAT, ker)
-    )
+    wth = cv2.morphologyEx(g, cv2.MORPH_TOPHAT, ker)
+    bth = cv2.morphologyEx(g, cv2.MORPH_BLACKHAT, ker)
+    resp = cv2.max(wth, bth)
     # local clutter: mean of the capped response over ~64 px, computed small
     sw, sh = max(w_img // 8, 1), max(h_img // 8, 1)
     small = cv2.resize(cv2.min(resp, _WORD_CAP), (sw, sh), interpolation=cv2.INTER_AREA)
@@ -512,8 +521,39 @@ def _word_boxes(g: npt.NDArray[Any]) -> list[tuple[int, int, int, int]]:
     keep &= sep >= p.word_sep
     keep &= fill >= 0.12
     keep &= (w >= 2) & (h <= 6 * np.maximum(w, 1))  # no vertical lines
-    idx = np.nonzero(keep)[0]
-    return [(int(x[i]), int(y[i]), int(w[i]), int(h[i])) for i in idx]
+    # on a textured surround (speckle) a word must be a word of letters,
+    # not a grain: wider than tall, and drawn in one colour
+    textured = clutter[y + h // 2, x + w // 2] >= _WORD_TEXTURE
+    keep &= ~textured | (w >= _WORD_ASPECT * h)
+    out = []
+    for i in np.nonzero(keep)[0]:
+        if not textured[i]:
+            out.append((int(x[i]), int(y[i]), int(w[i]), int(h[i])))
+            continue
+        sl = (slice(y[i], y[i] + h[i]), slice(x[i], x[i] + w[i]))
+        on = (lab[sl] == i) & (stroke[sl] > 0)
+        bright = int(wth[sl][on].sum()) >= int(bth[sl][on].sum())
+        v = g[sl][on].astype(np.int32)
+        if not bright:
+            v = 255 - v
+        tol = max(6.0, 0.15 * float(resp[sl][on].mean()))
+        # text is drawn in one colour: most of its stroke pixels reach it,
+        # or its letters (the stroke pieces inside the word) share their peak
+        if np.count_nonzero(v >= int(v.max()) - tol) >= _WORD_CORE * v.size or _same_peaks(
+            on, g[sl] if bright else 255 - g[sl], tol
+        ):
+            out.append((int(x[i]), int(y[i]), int(w[i]), int(h[i])))
+    return out
+
+
+def _same_peaks(on: npt.NDArray[np.bool_], v: npt.NDArray[Any], tol: float) -> bool:
+    """At least three stroke pieces of `on`, most of them peaking at one grey value of `v`."""
+    n, lab, st = _components(on.astype(np.uint8))
+    big = np.flatnonzero(st[1:, 4] >= 3) + 1
+    if big.size < _WORD_PIECES:
+        return False
+    pk = _segment_max(v[on].astype(np.float64), lab[on].astype(np.int32), n)[big]
+    return bool(np.count_nonzero(np.abs(pk - np.median(pk)) <= tol) >= _WORD_SAME * big.size)
 
 
 def _rescale(
