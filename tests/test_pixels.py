@@ -471,3 +471,31 @@ def test_real_identifiers_are_masked(key: str) -> None:
         text = before[box] != black  # everything drawn in the box that is not already black
         frac = float((after[box] == black)[text].mean()) if text.any() else 1.0
         assert frac >= 0.9, f"{key}: {name} only {frac:.2f} masked"
+
+
+def test_rle_32_bit_written_uncompressed_when_rle_cannot_hold_it() -> None:
+    from pydicom.data import get_testdata_file
+
+    from medanon.dicom.policy import Policy
+
+    ds = pydicom.dcmread(get_testdata_file("rtdose_rle.dcm"))
+    before = ds.pixel_array.copy()
+    result = clean_pixels(ds, Policy(burned_in="all"))
+    assert result.scanned
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the test file's own UIDs are invalid
+        ds.save_as(buf, enforce_file_format=True)
+        back = pydicom.dcmread(io.BytesIO(buf.getvalue()))
+    assert back.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+    assert back.pixel_array.shape == before.shape
+
+
+def test_corrupt_stream_is_not_blamed_on_a_missing_plugin() -> None:
+    from pydicom.data import get_testdata_file
+
+    from medanon.dicom.policy import Policy
+
+    ds = pydicom.dcmread(get_testdata_file("JPEG-lossy.dcm"))
+    with pytest.raises(PixelDataError, match="installed decoders reject it"):
+        clean_pixels(ds, Policy(burned_in="auto"))

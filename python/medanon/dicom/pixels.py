@@ -835,15 +835,17 @@ def decode_frames(ds: Dataset) -> npt.NDArray[Any]:
             warnings.simplefilter("ignore")
             arr = ds.pixel_array
     except (RuntimeError, NotImplementedError) as exc:
-        msg = str(exc)
-        if (
-            "plugin" in msg.lower()
-            or "no pixel data decoders" in msg.lower()
-            or "missing" in msg.lower()
+        msg = str(exc).lower()
+        # "install X" only when no decoder is there; an installed decoder that
+        # rejects the stream means a corrupt or unsupported stream
+        if "exceptions were raised" not in msg and (
+            "no pixel data decoders" in msg or "missing" in msg or "no available" in msg
         ):
             pkg = _PLUGINS.get(str(ts), "a pydicom pixel data plugin")
             raise PixelDataError(f"cannot decode {ts.name} pixel data: install {pkg}") from None
-        raise PixelDataError(f"cannot decode {ts.name} pixel data ({type(exc).__name__})") from None
+        raise PixelDataError(
+            f"cannot decode {ts.name} pixel data: the installed decoders reject it (corrupt or unsupported stream)"
+        ) from None
     except Exception as exc:
         raise PixelDataError(
             f"corrupt or inconsistent {ts.name} pixel data ({type(exc).__name__})"
@@ -979,7 +981,14 @@ def _write_back(ds: Dataset, arr: npt.NDArray[Any], photometric: str, was_compre
     if was_compressed and bits in (8, 16, 32):
         enc = get_encoder(RLELossless)
         plugin = "pylibjpeg" if "pylibjpeg" in enc.available_plugins else "pydicom"
-        ds.compress(RLELossless, encoding_plugin=plugin, generate_instance_uid=False)
+        try:
+            ds.compress(RLELossless, encoding_plugin=plugin, generate_instance_uid=False)
+        except (ValueError, RuntimeError, NotImplementedError):
+            # RLE cannot hold this layout (e.g. 32-bit with some encoders): write it uncompressed
+            ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+            ds.PixelData = data
+            ds["PixelData"].VR = "OW" if bits > 8 else "OB"
+            ds["PixelData"].is_undefined_length = False
     # the whole dataset is now written little endian, explicit VR
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # invalid values already in the input
