@@ -31,7 +31,7 @@ KEY = b"bench-key-0123456789abcdef-bench"
 
 def run_medanon(workers: int) -> Callable[[Path, Path], int]:
     def run(src: Path, dst: Path) -> int:
-        from medanon.dicom.pipeline import anonymise_dicom
+        from medanon.dicom.pipeline import deidentify_folder as anonymise_dicom
         from medanon.dicom.policy import Policy
 
         report = anonymise_dicom(src, dst, key=KEY, policy=Policy(burned_in="off"),

@@ -29,7 +29,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
 @pytest.fixture(scope="session")
 def anonymised(corpus, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """(output folder, run report) of medanon on the corpus with burned_in='off'."""
-    from medanon.dicom.pipeline import anonymise_dicom
+    from medanon.dicom.pipeline import deidentify_folder as anonymise_dicom
     from medanon.dicom.policy import Policy
 
     out = tmp_path_factory.mktemp("anon") / "out"

@@ -20,7 +20,8 @@ from pydicom.uid import ExplicitVRLittleEndian
 from medanon.dicom import pipeline
 from medanon.dicom.audit import audit
 from medanon.dicom.deidentify import vr_problems
-from medanon.dicom.pipeline import anonymise_dicom, key_from_file, process_file
+from medanon.dicom.pipeline import deidentify_folder as anonymise_dicom
+from medanon.dicom.pipeline import key_from_file, process_file
 from medanon.dicom.policy import Policy
 
 OFF = Policy(burned_in="off")

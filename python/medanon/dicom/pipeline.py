@@ -1,6 +1,6 @@
 """Folder-to-folder DICOM de-identification: walk, process, write, report.
 
-:func:`anonymise_dicom` walks a source folder, runs :func:`process_file` on
+:func:`deidentify_folder` walks a source folder, runs :func:`process_file` on
 every candidate file (in this process or in a pool of spawn-safe worker
 processes) and returns a :class:`DicomRunReport`. :func:`process_file` is a
 pure function of picklable inputs (path, destination root, policy, key,
@@ -59,7 +59,7 @@ from medanon.dicom.pseudonym import coerce_key
 __all__ = [
     "DicomRunReport",
     "FileResult",
-    "anonymise_dicom",
+    "deidentify_folder",
     "iter_candidates",
     "key_from_file",
     "process_file",
@@ -97,7 +97,7 @@ class FileResult:
 
 @dataclass
 class DicomRunReport:
-    """What a run of :func:`anonymise_dicom` did.
+    """What a run of :func:`deidentify_folder` did.
 
     Attributes
     ----------
@@ -593,7 +593,7 @@ def resolve_key(key: bytes | str | None, stacklevel: int = 2) -> tuple[bytes, st
     return coerce_key(key), "given"
 
 
-def anonymise_dicom(
+def deidentify_folder(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
     *,
@@ -629,7 +629,7 @@ def anonymise_dicom(
 
     Examples
     --------
-    >>> # report = anonymise_dicom("in", "out", key=key_from_file("key.bin"))
+    >>> # report = deidentify_folder("in", "out", key=key_from_file("key.bin"))
     >>> # report.ok, report.written
 
     References

@@ -46,8 +46,7 @@ from pydicom import dcmread
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 
 from medanon.dicom.audit import AuditReport, audit
-from medanon.dicom.pipeline import DicomRunReport, resolve_key
-from medanon.dicom.pipeline import anonymise_dicom as _deidentify_corpus
+from medanon.dicom.pipeline import DicomRunReport, deidentify_folder, resolve_key
 from medanon.dicom.policy import Policy
 from medanon.dicom.scan import CHARACTERISTICS, check_extra_tags, patient_table, scan_headers
 from medanon.privacy.criteria import DiversityName
@@ -331,7 +330,7 @@ def anonymise_dicom(
     if k is None:
         if sensitive is not None or l is not None or quasi_identifiers is not None:
             raise ValueError("sensitive, l and quasi_identifiers need k (corpus-level k-anonymity)")
-        run = _deidentify_corpus(src_p, dst_p, key=raw_key, policy=policy, workers=workers, progress=progress)
+        run = deidentify_folder(src_p, dst_p, key=raw_key, policy=policy, workers=workers, progress=progress)
         run.key_source = key_source
         timings["deidentify"] = time.perf_counter() - t_start
         return _finish(src_p, dst_p, run, policy, None, None, {}, timings, t_start, run_audit, write_report)
@@ -427,7 +426,7 @@ def anonymise_dicom(
             meta[col] = pt[col].to_numpy()
 
     t0 = time.perf_counter()
-    run = _deidentify_corpus(
+    run = deidentify_folder(
         src_p, dst_p, key=raw_key, policy=policy, workers=workers, progress=progress, characteristics_by_patient=chars
     )
     run.key_source = key_source
