@@ -154,6 +154,8 @@ _HALF_MIN = 128
 _ROW_IQR = 0.8  # height interquartile range <= 0.8 median height (not blobs)
 _ROW_TALL = 2.2  # row height <= 2.2 median heights (one row, ascenders and descenders)
 _GROW_CAP = 3  # a line grows at most this many heights a side
+_SPLIT_PLAIN = 1.5  # oversized components are split where the stroke threshold <= 1.5 floor
+_SPLIT_CLEAR = 1.5  # ... and keep pieces whose mean response >= 1.5 times the cut
 _HALF_D = 2.5  # half pass: mean stroke distance >= 2.5 (strokes >= ~8 px there, 16 here)
 
 # columns of the character table built by _characters
@@ -235,15 +237,21 @@ def _characters(
     stroke: npt.NDArray[Any],
     p: _Params,
     bright: bool,
+    oversized: list[npt.NDArray[Any]] | None = None,
+    shape: tuple[int, ...] | None = None,
 ) -> npt.NDArray[np.float64]:
     """Connected stroke components of one polarity that look like characters.
+
+    When `oversized` is a list, a mask of the components too tall or too
+    wide to be characters is appended to it (see :func:`_split_oversized`).
+    `shape` is the frame's when the arrays are a crop of it (size limits).
 
     Each is tested on its own (never as part of a line): height, fill, stroke
     width (distance transform) against height, mean response, and separation
     (stroke response over the response of the rest of its box: high between
     the strokes of a glyph, low in speckle and anatomy texture).
     """
-    h_img, w_img = g.shape
+    h_img, w_img = g.shape if shape is None else shape[:2]
     n, lab, st = _components(stroke)
     empty = np.zeros((0, 8), np.float64)
     if n <= 1:
@@ -252,10 +260,18 @@ def _characters(
     max_h = max(90, h_img // 4)
     cnt = a.astype(np.float64)
     area = (w * h).astype(np.float64)
-    fill = cnt / area
+    fill = cnt / np.maximum(area, 1)  # label 0 is empty when the strokes fill the crop
     # solid components are blobs, unless they are thin bars (I, l, 1, -)
     bar = (w <= np.maximum(3, 0.3 * h)) | (h <= np.maximum(3, 0.3 * w))
     keep = (h >= p.min_h) & (h <= max_h) & (a >= 8) & (w <= 0.95 * w_img)
+    if oversized is not None:
+        big = (h > max_h) | (w > 0.95 * w_img)
+        big[0] = False
+        if big.any():
+            m: npt.NDArray[Any] = np.zeros(lab.shape, np.uint8)
+            for b in np.flatnonzero(big):  # a few: inRange beats a frame-sized lookup
+                m = cv2.bitwise_or(m, cv2.inRange(lab, int(b), int(b)))
+            oversized.append(m)
     keep &= (fill >= 0.08) & ((fill <= 0.9) | bar)
     keep[0] = False
     if not keep.any():
@@ -379,6 +395,48 @@ def _join(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, i
     return [(int(v[0]), int(v[1]), int(v[2]), int(v[3])) for v in out]
 
 
+def _row_line(
+    mem: npt.NDArray[np.float64],
+    strokes: tuple[npt.NDArray[Any], npt.NDArray[Any]],
+    p: _Params,
+) -> tuple[int, int, int, int] | None:
+    """The line box of one row of characters, or None when it does not look like text."""
+    line = None
+    if len(mem) == 1:
+        c = mem[0]
+        if (
+            c[_W] >= 2.5 * c[_H]
+            and c[_SEP] >= p.word_sep
+            and _crossings(strokes[int(c[_POL])], c) >= p.word_cuts
+        ):
+            line = c
+    else:
+        best = 0
+        for pol in (0.0, 1.0):
+            sub = mem[mem[:, _POL] == pol]
+            if len(sub) < 2:
+                continue
+            pk = sub[:, _PEAK]
+            tol = max(6.0, 0.12 * float(np.median(sub[:, _RESP])))
+            same = sub[np.abs(pk - np.median(pk)) <= tol]
+            if len(same) < max(2, len(sub) // 2) or len(same) <= best:
+                continue
+            hm = float(np.median(same[:, _H]))
+            x0, x1 = same[:, _X].min(), (same[:, _X] + same[:, _W]).max()
+            y0, y1 = same[:, _Y].min(), (same[:, _Y] + same[:, _H]).max()
+            q1, q3 = np.percentile(same[:, _H], [25, 75])
+            if q3 - q1 > _ROW_IQR * hm:
+                continue  # characters of unlike heights: blobs
+            if y1 - y0 > _ROW_TALL * hm:
+                continue  # not one row
+            if x1 - x0 >= _EXTENT * hm:
+                best = len(same)
+                line = np.array([x0, y0, x1 - x0, y1 - y0, 0, 0, 0, pol])
+    if line is None:
+        return None
+    return (int(line[_X]), int(line[_Y]), int(line[_W]), int(line[_H]))
+
+
 def _lines(
     chars: npt.NDArray[np.float64],
     strokes: tuple[npt.NDArray[Any], npt.NDArray[Any]],
@@ -410,40 +468,24 @@ def _lines(
     out = []
     for grp in np.split(chars, starts[1:]):
         for mem in _rows(grp):
-            line = None
-            if len(mem) == 1:
-                c = mem[0]
-                if (
-                    c[_W] >= 2.5 * c[_H]
-                    and c[_SEP] >= p.word_sep
-                    and _crossings(strokes[int(c[_POL])], c) >= p.word_cuts
-                ):
-                    line = c
-            else:
-                best = 0
+            line = _row_line(mem, strokes, p)
+            if line is None and len(mem) > 2:
+                # the counters and gaps of one polarity can bridge two close
+                # lines of the other into one "row" too tall to pass: split
+                # each polarity into rows of its own and test those
                 for pol in (0.0, 1.0):
                     sub = mem[mem[:, _POL] == pol]
                     if len(sub) < 2:
                         continue
-                    pk = sub[:, _PEAK]
-                    tol = max(6.0, 0.12 * float(np.median(sub[:, _RESP])))
-                    same = sub[np.abs(pk - np.median(pk)) <= tol]
-                    if len(same) < max(2, len(sub) // 2) or len(same) <= best:
+                    rows = _rows(sub)
+                    if len(rows) < 2:
                         continue
-                    hm = float(np.median(same[:, _H]))
-                    x0, x1 = same[:, _X].min(), (same[:, _X] + same[:, _W]).max()
-                    y0, y1 = same[:, _Y].min(), (same[:, _Y] + same[:, _H]).max()
-                    q1, q3 = np.percentile(same[:, _H], [25, 75])
-                    if q3 - q1 > _ROW_IQR * hm:
-                        continue  # characters of unlike heights: blobs
-                    if y1 - y0 > _ROW_TALL * hm:
-                        continue  # not one row
-                    if x1 - x0 >= _EXTENT * hm:
-                        best = len(same)
-                        line = np.array([x0, y0, x1 - x0, y1 - y0, 0, 0, 0, pol])
-            if line is not None:
-                box = (int(line[_X]), int(line[_Y]), int(line[_W]), int(line[_H]))
-                out.append(box)
+                    for r in rows:
+                        found = _row_line(r, strokes, p)
+                        if found is not None:
+                            out.append(found)
+            elif line is not None:
+                out.append(line)
     if p.min_d > 0:  # half pass: thick characters only, boxes as found
         return out
     return _join([_grow(b, strokes) for b in out])
@@ -464,10 +506,60 @@ def _opencv_boxes(g: npt.NDArray[Any], p: _Params) -> list[tuple[int, int, int, 
     clutter = cv2.resize(cv2.blur(small, (7, 7)), (w_img, h_img), interpolation=cv2.INTER_LINEAR)
     thr = cv2.max(cv2.convertScaleAbs(clutter, alpha=p.clutter_k), np.full_like(g, int(p.floor)))
     strokes = (cv2.compare(bth, thr, cv2.CMP_GE), cv2.compare(wth, thr, cv2.CMP_GE))
-    chars = np.concatenate(
-        [_characters(g, wth, strokes[1], p, True), _characters(g, bth, strokes[0], p, False)]
-    )
-    return _lines(chars, strokes, g.shape, p)
+    found = []
+    for pol, resp in ((1, wth), (0, bth)):
+        over: list[npt.NDArray[Any]] = []
+        found.append(_characters(g, resp, strokes[pol], p, pol == 1, over))
+        if over and p.min_d == 0:  # not in the half pass (thick strokes only)
+            found.append(_split_oversized(g, resp, thr, over[0], p, pol == 1))
+    return _lines(np.concatenate(found), strokes, g.shape, p)
+
+
+def _split_oversized(
+    g: npt.NDArray[Any],
+    resp: npt.NDArray[Any],
+    thr: npt.NDArray[Any],
+    big: npt.NDArray[Any],
+    p: _Params,
+    bright: bool,
+) -> npt.NDArray[np.float64]:
+    """Characters inside stroke components too large to be characters.
+
+    Text touching a long faint structure (a body outline, a bone ring, a
+    collimation edge) joins it into one component that fails the size
+    tests.  Burned-in text is usually stronger than such structures, so the
+    component is thresholded again at two and then four times the local
+    stroke threshold (levels of a component tree), where the text separates.
+    Only the bounding box of the oversized components is analysed.
+    """
+    out = [np.zeros((0, 8), np.float64)]
+    shape = g.shape[:2]
+    # on a plain surround only: in speckle and texture a higher threshold
+    # leaves grains, not letters
+    big = cv2.bitwise_and(big, cv2.compare(thr, np.full_like(thr, int(_SPLIT_PLAIN * p.floor)), cv2.CMP_LE))
+    for level in (2.0, 4.0):
+        x, y, w, h = cv2.boundingRect(big)
+        if not w:
+            break
+        sl = (slice(y, y + h), slice(x, x + w))
+        sub = cv2.bitwise_and(
+            cv2.compare(resp[sl], cv2.convertScaleAbs(thr[sl], alpha=level), cv2.CMP_GE), big[sl]
+        )
+        over: list[npt.NDArray[Any]] = []
+        c = _characters(g[sl], resp[sl], sub, p, bright, over, shape)
+        c[:, _X] += x
+        c[:, _Y] += y
+        # a piece must stand clear of the cut (the fringes of a structure
+        # just above it, arcs of a ring, do not)
+        cx, cy = (c[:, _X] + c[:, _W] // 2).astype(np.int64), (c[:, _Y] + c[:, _H] // 2).astype(np.int64)
+        ok = c[:, _RESP] >= _SPLIT_CLEAR * level * thr[cy, cx]
+        ok &= c[:, _H] <= max(90, shape[0] // 4) / 3  # letters of small text, not long arcs
+        out.append(c[ok])
+        if not over:
+            break
+        big = np.zeros_like(big)
+        big[sl] = over[0]
+    return np.concatenate(out)
 
 
 def _word_boxes(g: npt.NDArray[Any]) -> list[tuple[int, int, int, int]]:
