@@ -154,8 +154,14 @@ _HALF_MIN = 128
 _ROW_IQR = 0.8  # height interquartile range <= 0.8 median height (not blobs)
 _ROW_TALL = 2.2  # row height <= 2.2 median heights (one row, ascenders and descenders)
 _GROW_CAP = 3  # a line grows at most this many heights a side
+_SPLIT_LEVELS = (4.0,)  # oversized components: cut again at these multiples of the threshold
+# (a ladder, 2 then 4, cost ~10% fps and gained nothing measured)
 _SPLIT_PLAIN = 1.5  # oversized components are split where the stroke threshold <= 1.5 floor
 _SPLIT_CLEAR = 1.5  # ... and keep pieces whose mean response >= 1.5 times the cut
+_COLOUR_TOL = 1  # a line's colour: its extreme grey +- 1
+_COLOUR_OWN = 0.05  # lines with < 5% of their box in their colour do not extend by colour
+_COLOUR_KEEP, _COLOUR_OVER = 0.4, 3.0  # a window: >= 0.4 x the line's share, >= 3 x above/below
+_EXTEND_CAP = 20  # at most 20 heights a side
 _HALF_D = 2.5  # half pass: mean stroke distance >= 2.5 (strokes >= ~8 px there, 16 here)
 
 # columns of the character table built by _characters
@@ -270,7 +276,8 @@ def _characters(
         if big.any():
             m: npt.NDArray[Any] = np.zeros(lab.shape, np.uint8)
             for b in np.flatnonzero(big):  # a few: inRange beats a frame-sized lookup
-                m = cv2.bitwise_or(m, cv2.inRange(lab, int(b), int(b)))
+                sl = (slice(y[b], y[b] + h[b]), slice(x[b], x[b] + w[b]))
+                m[sl] = cv2.bitwise_or(m[sl], cv2.inRange(lab[sl], int(b), int(b)))
             oversized.append(m)
     keep &= (fill >= 0.08) & ((fill <= 0.9) | bar)
     keep[0] = False
@@ -365,6 +372,60 @@ def _grow(
     return x0, y, x1 - x0, h
 
 
+def _extend(
+    box: tuple[int, int, int, int], pol: float, colour: float, g: npt.NDArray[Any]
+) -> tuple[int, int, int, int]:
+    """Extend a line box along its rows through pixels of the line's own colour.
+
+    A line running from a plain surround into speckle or texture falls
+    apart there: the local stroke threshold rises and its letters fail the
+    character tests.  Burned-in text is drawn in one colour, so the line's
+    colour (its characters' extreme grey) marks its strokes in any surround:
+    windows one height wide are taken while the share of that colour in the
+    line's rows is at least 0.4 of the line's own share and three times the
+    share in the rows just above and below (texture that happens to be of
+    that grey is as common there).  Lines whose own pixels rarely hold one
+    grey (gradients, lossy compression) do not extend.
+    """
+    x, y, w, h = box
+    h_img, w_img = g.shape
+    if h < 3 or y < 0 or y + h > h_img:
+        return box
+    c = colour if pol > 0 else 255 - colour  # the grey itself
+    lo, hi = max(c - _COLOUR_TOL, 0), min(c + _COLOUR_TOL, 255)
+    c0, c1 = max(x - _EXTEND_CAP * h, 0), min(x + w + _EXTEND_CAP * h, w_img)
+
+    def share(r0: int, r1: int) -> npt.NDArray[np.float64]:
+        r0, r1 = max(r0, 0), min(r1, h_img)
+        if r1 <= r0:
+            return np.zeros(c1 - c0)
+        band = cv2.inRange(g[r0:r1, c0:c1], lo, hi)
+        return np.asarray(np.count_nonzero(band, axis=0) / (r1 - r0), np.float64)
+
+    inside = share(y, y + h)
+    own = float(inside[x - c0 : x + w - c0].mean()) if w > 0 else 0.0
+    if own < _COLOUR_OWN:
+        return box
+    outside = (share(y - h, y) + share(y + h, y + 2 * h)) / 2
+    x0, x1 = x, x + w
+    for side in (-1, 1):
+        for _ in range(_EXTEND_CAP):
+            a, b = (x0 - h, x0) if side < 0 else (x1, x1 + h)
+            a, b = max(a, c0), min(b, c1)
+            if b - a < 2:
+                break
+            d_in = float(inside[a - c0 : b - c0].mean())
+            d_out = float(outside[a - c0 : b - c0].mean())
+            if d_in < _COLOUR_KEEP * own or d_in < _COLOUR_OVER * d_out:
+                break
+            ink = np.flatnonzero(inside[a - c0 : b - c0] > 0)
+            if side < 0:
+                x0 = a + int(ink[0])
+            else:
+                x1 = a + int(ink[-1]) + 1
+    return x0, y, x1 - x0, h
+
+
 def _join(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
     """Join lines on the same rows, of like height, less than three heights apart.
 
@@ -399,8 +460,12 @@ def _row_line(
     mem: npt.NDArray[np.float64],
     strokes: tuple[npt.NDArray[Any], npt.NDArray[Any]],
     p: _Params,
-) -> tuple[int, int, int, int] | None:
-    """The line box of one row of characters, or None when it does not look like text."""
+) -> tuple[int, int, int, int, float, float] | None:
+    """The line of one row of characters, or None when it does not look like text.
+
+    A line is its box, polarity (1 bright) and colour (median extreme grey
+    of its characters, as :func:`_characters` measures it).
+    """
     line = None
     if len(mem) == 1:
         c = mem[0]
@@ -431,16 +496,23 @@ def _row_line(
                 continue  # not one row
             if x1 - x0 >= _EXTENT * hm:
                 best = len(same)
-                line = np.array([x0, y0, x1 - x0, y1 - y0, 0, 0, 0, pol])
+                line = np.array([x0, y0, x1 - x0, y1 - y0, 0, np.median(same[:, _PEAK]), 0, pol])
     if line is None:
         return None
-    return (int(line[_X]), int(line[_Y]), int(line[_W]), int(line[_H]))
+    return (
+        int(line[_X]),
+        int(line[_Y]),
+        int(line[_W]),
+        int(line[_H]),
+        float(line[_POL]),
+        float(line[_PEAK]),
+    )
 
 
 def _lines(
     chars: npt.NDArray[np.float64],
     strokes: tuple[npt.NDArray[Any], npt.NDArray[Any]],
-    shape: tuple[int, int],
+    g: npt.NDArray[Any],
     p: _Params,
 ) -> list[tuple[int, int, int, int]]:
     """Group characters into lines and keep the lines that look like text.
@@ -455,7 +527,8 @@ def _lines(
     median heights tall); a
     row of one wide component (touching letters) is a line when it is well
     separated from its surround and crossed by several strokes.  Each line
-    is then grown along its rows (:func:`_grow`).
+    is then grown along its rows through strokes (:func:`_grow`) and then
+    through pixels of its own colour (:func:`_extend`).
     """
     if len(chars) == 0:
         return []
@@ -487,8 +560,8 @@ def _lines(
             elif line is not None:
                 out.append(line)
     if p.min_d > 0:  # half pass: thick characters only, boxes as found
-        return out
-    return _join([_grow(b, strokes) for b in out])
+        return [b[:4] for b in out]
+    return _join([_extend(_grow(b[:4], strokes), b[4], b[5], g) for b in out])
 
 
 def _opencv_boxes(g: npt.NDArray[Any], p: _Params) -> list[tuple[int, int, int, int]]:
@@ -509,10 +582,11 @@ def _opencv_boxes(g: npt.NDArray[Any], p: _Params) -> list[tuple[int, int, int, 
     found = []
     for pol, resp in ((1, wth), (0, bth)):
         over: list[npt.NDArray[Any]] = []
-        found.append(_characters(g, resp, strokes[pol], p, pol == 1, over))
-        if over and p.min_d == 0:  # not in the half pass (thick strokes only)
+        # not in the half pass (thick strokes only)
+        found.append(_characters(g, resp, strokes[pol], p, pol == 1, over if p.min_d == 0 else None))
+        if over:
             found.append(_split_oversized(g, resp, thr, over[0], p, pol == 1))
-    return _lines(np.concatenate(found), strokes, g.shape, p)
+    return _lines(np.concatenate(found), strokes, g, p)
 
 
 def _split_oversized(
@@ -528,16 +602,22 @@ def _split_oversized(
     Text touching a long faint structure (a body outline, a bone ring, a
     collimation edge) joins it into one component that fails the size
     tests.  Burned-in text is usually stronger than such structures, so the
-    component is thresholded again at two and then four times the local
-    stroke threshold (levels of a component tree), where the text separates.
-    Only the bounding box of the oversized components is analysed.
+    component is thresholded again at four times the local stroke threshold
+    (a level of its component tree, ``_SPLIT_LEVELS``), where the text
+    separates.  Only where the surround is plain (stroke threshold near its
+    floor: in speckle a higher cut leaves grains, not letters), and only
+    pieces whose mean response stands well above the cut (the fringes of
+    the structure just above it do not) and at most a third of the
+    character height limit (small annotation text; longer pieces are arcs
+    of the structure itself).  Only the bounding box of the oversized
+    components is analysed.
     """
     out = [np.zeros((0, 8), np.float64)]
     shape = g.shape[:2]
     # on a plain surround only: in speckle and texture a higher threshold
     # leaves grains, not letters
     big = cv2.bitwise_and(big, cv2.compare(thr, np.full_like(thr, int(_SPLIT_PLAIN * p.floor)), cv2.CMP_LE))
-    for level in (2.0, 4.0):
+    for level in _SPLIT_LEVELS:
         x, y, w, h = cv2.boundingRect(big)
         if not w:
             break
