@@ -162,6 +162,7 @@ _COLOUR_TOL = 1  # a line's colour: its extreme grey +- 1
 _COLOUR_OWN = 0.05  # lines with < 5% of their box in their colour do not extend by colour
 _COLOUR_KEEP, _COLOUR_OVER = 0.4, 3.0  # a window: >= 0.4 x the line's share, >= 3 x above/below
 _EXTEND_CAP = 20  # at most 20 heights a side
+_BAR = 0.4  # a solid component is a bar (I, l, 1, -) when its width <= 0.4 height, or the reverse
 _HALF_D = 2.5  # half pass: mean stroke distance >= 2.5 (strokes >= ~8 px there, 16 here)
 
 # columns of the character table built by _characters
@@ -268,7 +269,7 @@ def _characters(
     area = (w * h).astype(np.float64)
     fill = cnt / np.maximum(area, 1)  # label 0 is empty when the strokes fill the crop
     # solid components are blobs, unless they are thin bars (I, l, 1, -)
-    bar = (w <= np.maximum(3, 0.3 * h)) | (h <= np.maximum(3, 0.3 * w))
+    bar = (w <= np.maximum(3, _BAR * h)) | (h <= np.maximum(3, _BAR * w))
     keep = (h >= p.min_h) & (h <= max_h) & (a >= 8) & (w <= 0.95 * w_img)
     if oversized is not None:
         big = (h > max_h) | (w > 0.95 * w_img)
