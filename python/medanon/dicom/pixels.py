@@ -529,7 +529,10 @@ def _lines(
     row of one wide component (touching letters) is a line when it is well
     separated from its surround and crossed by several strokes.  Each line
     is then grown along its rows through strokes (:func:`_grow`) and then
-    through pixels of its own colour (:func:`_extend`).
+    through pixels of its own colour (:func:`_extend`); lines of a row that
+    was split by polarity (two close lines bridged by the other polarity)
+    are kept as found (grown, they reached into Doppler and speckle on real
+    ultrasound).
     """
     if len(chars) == 0:
         return []
@@ -540,12 +543,14 @@ def _lines(
     group, chars = group[order], chars[order]
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     out = []
+    split: list[tuple[int, int, int, int]] = []  # lines of split rows: not grown
     for grp in np.split(chars, starts[1:]):
         for mem in _rows(grp):
             line = _row_line(mem, strokes, p)
-            if line is None and len(mem) > 2:
+            tall = float((mem[:, _Y] + mem[:, _H]).max() - mem[:, _Y].min())
+            if line is None and len(mem) > 2 and tall > _ROW_TALL * float(np.median(mem[:, _H])):
                 # the counters and gaps of one polarity can bridge two close
-                # lines of the other into one "row" too tall to pass: split
+                # lines of the other into one row too tall to be a line: split
                 # each polarity into rows of its own and test those
                 for pol in (0.0, 1.0):
                     sub = mem[mem[:, _POL] == pol]
@@ -557,12 +562,12 @@ def _lines(
                     for r in rows:
                         found = _row_line(r, strokes, p)
                         if found is not None:
-                            out.append(found)
+                            split.append(found[:4])
             elif line is not None:
                 out.append(line)
     if p.min_d > 0:  # half pass: thick characters only, boxes as found
-        return [b[:4] for b in out]
-    return _join([_extend(_grow(b[:4], strokes), b[4], b[5], g) for b in out])
+        return [b[:4] for b in out] + split
+    return _join([_extend(_grow(b[:4], strokes), b[4], b[5], g) for b in out] + split)
 
 
 def _opencv_boxes(g: npt.NDArray[Any], p: _Params) -> list[tuple[int, int, int, int]]:
