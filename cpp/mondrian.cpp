@@ -169,8 +169,8 @@ class Partitioner {
         for (std::size_t j = 0; j < d_; ++j) {
             distinct_[j] = 0;
             if (in_.categories[j] == 0) continue;
-            if (pmin_[j] == pmax_[j]) {
-                distinct_[j] = 1;
+            if (pmax_[j] - pmin_[j] <= 1.0) {  // integer codes: both ends present, nothing between
+                distinct_[j] = pmin_[j] == pmax_[j] ? 1 : 2;
                 continue;
             }
             // Epoch stamps: a code is counted once per pass, without clearing.
