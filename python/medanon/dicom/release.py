@@ -54,7 +54,6 @@ from medanon.privacy.verify import verify
 from medanon.report import write_text_atomic
 from medanon.tabular.anonymise import AnonymisationResult, anonymise
 from medanon.tabular.io import write_table
-from medanon.tabular.release import build_release
 
 __all__ = ["DicomRelease", "anonymise_dicom"]
 
@@ -204,7 +203,7 @@ def _characteristics(
 def _generalised_columns(
     res: AnonymisationResult, pt: pd.DataFrame, qis: Sequence[str], kinds: Mapping[str, str]
 ) -> pd.DataFrame:
-    gen = build_release(res._source, res.encoded, res.partitioning, res.sensitive, "generalised")
+    gen = res.table  # the generalised release anonymise() already built
     out = pd.DataFrame(index=range(len(pt)))
     labels = res.partitioning.labels
     for q in qis:
@@ -405,7 +404,7 @@ def anonymise_dicom(
             raise ValueError(f"sensitive attribute {sensitive!r} is missing for some patients")
         part_df[sensitive] = sv.astype(str)
     t0 = time.perf_counter()
-    res = anonymise(part_df, part_qis, sensitive, k=k, l=l, diversity=diversity, c=c, output="centroid")
+    res = anonymise(part_df, part_qis, sensitive, k=k, l=l, diversity=diversity, c=c, output="generalised")
     timings["partition"] = time.perf_counter() - t0
 
     header_qis = {q: HEADER_KEYWORD.get(q, q) for q in qis if q in HEADER_KEYWORD or q in extra}
