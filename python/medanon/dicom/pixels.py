@@ -144,7 +144,7 @@ _WORD_ASPECT = 1.5
 _WORD_CORE = 0.5
 _WORD_PIECES, _WORD_SAME = 3, 0.6
 _DETECTORS = ("opencv", "dnn", "both")
-_EXTENT = 1.2  # a line spans at least this many character heights ("ID" is ~1.3)
+_EXTENT = 1.0  # a line spans at least this many character heights ("ID" is 1.15-1.3)
 _MEAN_D_MIN, _MEAN_D_H = 2.5, 0.2  # stroke test: mean distance <= max(2.5, 0.2 * height)
 _HALF_MIN = 128
 # a row of same-coloured characters is a line only when they look like one
@@ -154,6 +154,7 @@ _HALF_MIN = 128
 _ROW_IQR = 0.8  # height interquartile range <= 0.8 median height (not blobs)
 _ROW_TALL = 2.2  # row height <= 2.2 median heights (one row, ascenders and descenders)
 _GROW_CAP = 3  # a line grows at most this many heights a side
+_GROW_OUT = 0.3  # ... through strokes reaching at most 0.3 height above or below it
 _SPLIT_LEVELS = (4.0,)  # oversized components: cut again at these multiples of the threshold
 # (a ladder, 2 then 4, cost ~10% fps and gained nothing measured)
 _SPLIT_PLAIN = 1.5  # oversized components are split where the stroke threshold <= 1.5 floor
@@ -345,21 +346,35 @@ def _grow(
 
     Characters at the ends of a line, or touching anatomy, often fail the
     per-character tests; the line's rows still hold their strokes.  Columns
-    of the band with at least two stroke pixels of one polarity (the gaps
-    between bright strokes are dark strokes) are ink; the box grows through
+    of the band with at least two pixels of one polarity's strokes (the gaps
+    between bright strokes are dark strokes) that reach at most 0.3 height
+    above or below the line (not a rib, fibre or sector edge crossing its
+    rows) are ink; the box grows through
     ink separated by gaps of at most 0.8 of its height, by at most three
     heights a side.  (Growing up and down as well costs more collateral than
     it gains; the padding covers accents and descenders.)
     """
     x, y, w, h = box
-    w_img = both[0].shape[1]
+    h_img, w_img = both[0].shape
     gap, cap = max(3, int(0.8 * h)), _GROW_CAP * h
-    ink = (np.count_nonzero(both[0][y : y + h], axis=0) >= 2) | (
-        np.count_nonzero(both[1][y : y + h], axis=0) >= 2
-    )
-    x0, x1 = x, x + w  # half-open
+    c0, c1 = max(x - cap, 0), min(x + w + cap, w_img)
+    r0, r1 = max(y - h, 0), min(y + 2 * h, h_img)
+    lo, hi = y - _GROW_OUT * h - r0, y + h + _GROW_OUT * h - r0  # the line's rows in the crop
+    x0, x1 = x - c0, x + w - c0  # half-open, in the crop
+    ink = np.zeros(c1 - c0, bool)
+    for st in both:
+        col = np.count_nonzero(st[y:y + h, c0:c1], axis=0) >= 2
+        if not (col[max(x0 - gap, 0) : x0].any() or col[x1 : x1 + gap].any()):
+            continue  # nothing next to the line (most lines): no labelling
+        # only strokes that stay in the line's rows: a rib, fibre or
+        # sector edge crossing the rows leaves a few pixels in every column
+        _, lab, stats = _components(st[r0:r1, c0:c1])
+        top, bot = stats[:, cv2.CC_STAT_TOP], stats[:, cv2.CC_STAT_TOP] + stats[:, cv2.CC_STAT_HEIGHT]
+        inside = (top >= lo) & (bot <= hi)
+        inside[0] = False
+        ink |= np.count_nonzero(inside[lab[y - r0 : y + h - r0]], axis=0) >= 2
     for side in (-1, 1):
-        run = ink[max(x0 - cap, 0) : x0][::-1] if side < 0 else ink[x1 : min(x1 + cap, w_img)]
+        run = ink[:x0][::-1] if side < 0 else ink[x1:]
         at = np.flatnonzero(run)  # offsets from the box edge
         if not at.size:
             continue
@@ -370,7 +385,7 @@ def _grow(
                 x0 -= int(at[end - 1]) + 1
             else:
                 x1 += int(at[end - 1]) + 1
-    return x0, y, x1 - x0, h
+    return x0 + c0, y, x1 - x0, h
 
 
 def _extend(
@@ -461,13 +476,20 @@ def _row_line(
     mem: npt.NDArray[np.float64],
     strokes: tuple[npt.NDArray[Any], npt.NDArray[Any]],
     p: _Params,
-) -> tuple[int, int, int, int, float, float] | None:
-    """The line of one row of characters, or None when it does not look like text.
+) -> list[tuple[int, int, int, int, float, float]]:
+    """The lines of one row of characters (empty when it does not look like text).
 
     A line is its box, polarity (1 bright) and colour (median extreme grey
-    of its characters, as :func:`_characters` measures it).
+    of its characters, as :func:`_characters` measures it).  The polarity
+    with the largest same-coloured set of characters gives the lines: that
+    set first, then, among the characters left, further sets of another
+    colour (two lines of different colour close enough to share a row, or a
+    line next to a brighter one), each holding at least half of the
+    characters still left, as the first must hold half of them all (in
+    speckle, peaks are spread and few share one); the polarity whose lines
+    hold more characters (then: taller ones; the gaps between bright
+    letters are dark characters too, but shorter) gives the row's lines.
     """
-    line = None
     if len(mem) == 1:
         c = mem[0]
         if (
@@ -475,39 +497,41 @@ def _row_line(
             and c[_SEP] >= p.word_sep
             and _crossings(strokes[int(c[_POL])], c) >= p.word_cuts
         ):
-            line = c
-    else:
-        best = 0
-        for pol in (0.0, 1.0):
-            sub = mem[mem[:, _POL] == pol]
-            if len(sub) < 2:
-                continue
-            pk = sub[:, _PEAK]
-            tol = max(6.0, 0.12 * float(np.median(sub[:, _RESP])))
-            same = sub[np.abs(pk - np.median(pk)) <= tol]
-            if len(same) < max(2, len(sub) // 2) or len(same) <= best:
-                continue
+            return [(int(c[_X]), int(c[_Y]), int(c[_W]), int(c[_H]), float(c[_POL]), float(c[_PEAK]))]
+        return []
+    best: list[tuple[int, int, int, int, float, float]] = []
+    best_n = (0, 0.0)
+    for pol in (0.0, 1.0):
+        rest = mem[mem[:, _POL] == pol]
+        found: list[tuple[int, int, int, int, float, float]] = []
+        n_found = (0, 0.0)
+        while len(rest) >= 2:
+            pk = rest[:, _PEAK]
+            tol = max(6.0, 0.12 * float(np.median(rest[:, _RESP])))
+            # the colour shared by the most characters (the median of two
+            # lines' peaks can fall in either, or between them)
+            near = np.abs(pk[:, None] - pk[None, :]) <= tol
+            centre = float(np.median(pk[near[int(np.argmax(near.sum(axis=1)))]]))
+            hit = np.abs(pk - centre) <= tol
+            same, rest = rest[hit], rest[~hit]
+            if len(same) < max(2, (len(same) + len(rest)) // 2):
+                break
             hm = float(np.median(same[:, _H]))
             x0, x1 = same[:, _X].min(), (same[:, _X] + same[:, _W]).max()
             y0, y1 = same[:, _Y].min(), (same[:, _Y] + same[:, _H]).max()
             q1, q3 = np.percentile(same[:, _H], [25, 75])
+            # a set that is not a line ends the search: what is left of a
+            # row that holds no line is as likely speckle as a second line
             if q3 - q1 > _ROW_IQR * hm:
-                continue  # characters of unlike heights: blobs
+                break  # characters of unlike heights: blobs
             if y1 - y0 > _ROW_TALL * hm:
-                continue  # not one row
+                break  # not one row
             if x1 - x0 >= _EXTENT * hm:
-                best = len(same)
-                line = np.array([x0, y0, x1 - x0, y1 - y0, 0, np.median(same[:, _PEAK]), 0, pol])
-    if line is None:
-        return None
-    return (
-        int(line[_X]),
-        int(line[_Y]),
-        int(line[_W]),
-        int(line[_H]),
-        float(line[_POL]),
-        float(line[_PEAK]),
-    )
+                found.append((int(x0), int(y0), int(x1 - x0), int(y1 - y0), pol, float(np.median(same[:, _PEAK]))))
+                n_found = (n_found[0] + len(same), n_found[1] + float(same[:, _H].sum()))
+        if n_found > best_n:
+            best, best_n = found, n_found
+    return best
 
 
 def _lines(
@@ -546,9 +570,9 @@ def _lines(
     split: list[tuple[int, int, int, int]] = []  # lines of split rows: not grown
     for grp in np.split(chars, starts[1:]):
         for mem in _rows(grp):
-            line = _row_line(mem, strokes, p)
+            lines = _row_line(mem, strokes, p)
             tall = float((mem[:, _Y] + mem[:, _H]).max() - mem[:, _Y].min())
-            if line is None and len(mem) > 2 and tall > _ROW_TALL * float(np.median(mem[:, _H])):
+            if not lines and len(mem) > 2 and tall > _ROW_TALL * float(np.median(mem[:, _H])):
                 # the counters and gaps of one polarity can bridge two close
                 # lines of the other into one row too tall to be a line: split
                 # each polarity into rows of its own and test those
@@ -560,11 +584,9 @@ def _lines(
                     if len(rows) < 2:
                         continue
                     for r in rows:
-                        found = _row_line(r, strokes, p)
-                        if found is not None:
-                            split.append(found[:4])
-            elif line is not None:
-                out.append(line)
+                        split += [f[:4] for f in _row_line(r, strokes, p)]
+            else:
+                out += lines
     if p.min_d > 0:  # half pass: thick characters only, boxes as found
         return [b[:4] for b in out] + split
     return _join([_extend(_grow(b[:4], strokes), b[4], b[5], g) for b in out] + split)
