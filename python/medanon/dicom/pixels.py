@@ -773,7 +773,10 @@ def _pad_merge(boxes: list[tuple[int, int, int, int]], shape: tuple[int, int]) -
     if not boxes:
         return []
     b = np.array(boxes, np.int64).reshape(-1, 4)
-    pad = np.maximum(2, b[:, 3] // 8)
+    # line boxes already hold their strokes' anti-aliased fringe; a twelfth
+    # of the height covers accents and stray fringe (an eighth cost 0.008
+    # of collateral on 512 px frames for 0.001 of recall)
+    pad = np.maximum(2, b[:, 3] // 12)
     h_img, w_img = shape
     r = np.stack(
         [
