@@ -239,6 +239,24 @@ def _segment_max(
     return out
 
 
+def _median(a: npt.NDArray[Any]) -> float:
+    """``np.median`` of a short 1-D array, without its overhead (~20x faster on a row)."""
+    v = np.sort(a)
+    n = v.size
+    return float(v[(n - 1) // 2] + v[n // 2]) / 2.0
+
+
+def _quartiles(a: npt.NDArray[Any]) -> tuple[float, float]:
+    """First and third quartile of a short 1-D array (``np.percentile``'s linear rule)."""
+    v = np.sort(a).astype(np.float64)
+    out = []
+    for q in (0.25, 0.75):
+        i = q * (v.size - 1)
+        lo = int(i)
+        out.append(float(v[lo] + (v[min(lo + 1, v.size - 1)] - v[lo]) * (i - lo)))
+    return out[0], out[1]
+
+
 def _characters(
     g: npt.NDArray[Any],
     resp: npt.NDArray[Any],
@@ -286,7 +304,7 @@ def _characters(
     if not keep.any():
         return empty
     # per-pixel statistics over the stroke pixels of the remaining components
-    pix = np.flatnonzero(stroke)
+    pix = np.flatnonzero(stroke.astype(bool))  # ~9x faster than on the 0/255 bytes
     labs = lab.ravel()[pix]
     on = keep[labs]
     pix, labs = pix[on], labs[on]
@@ -335,7 +353,7 @@ def _rows(mem: npt.NDArray[np.float64]) -> list[npt.NDArray[np.float64]]:
     cy = mem[:, _Y] + mem[:, _H] / 2
     order = np.argsort(cy, kind="stable")
     cy, mem = cy[order], mem[order]
-    cut = np.flatnonzero(np.diff(cy) > 0.5 * float(np.median(mem[:, _H]))) + 1
+    cut = np.flatnonzero(np.diff(cy) > 0.5 * _median(mem[:, _H])) + 1
     return np.split(mem, cut) if cut.size else [mem]
 
 
@@ -507,19 +525,19 @@ def _row_line(
         n_found = (0, 0.0)
         while len(rest) >= 2:
             pk = rest[:, _PEAK]
-            tol = max(6.0, 0.12 * float(np.median(rest[:, _RESP])))
+            tol = max(6.0, 0.12 * _median(rest[:, _RESP]))
             # the colour shared by the most characters (the median of two
             # lines' peaks can fall in either, or between them)
             near = np.abs(pk[:, None] - pk[None, :]) <= tol
-            centre = float(np.median(pk[near[int(np.argmax(near.sum(axis=1)))]]))
+            centre = _median(pk[near[int(np.argmax(near.sum(axis=1)))]])
             hit = np.abs(pk - centre) <= tol
             same, rest = rest[hit], rest[~hit]
             if len(same) < max(2, (len(same) + len(rest)) // 2):
                 break
-            hm = float(np.median(same[:, _H]))
+            hm = _median(same[:, _H])
             x0, x1 = same[:, _X].min(), (same[:, _X] + same[:, _W]).max()
             y0, y1 = same[:, _Y].min(), (same[:, _Y] + same[:, _H]).max()
-            q1, q3 = np.percentile(same[:, _H], [25, 75])
+            q1, q3 = _quartiles(same[:, _H])
             # a set that is not a line ends the search: what is left of a
             # row that holds no line is as likely speckle as a second line
             if q3 - q1 > _ROW_IQR * hm:
@@ -527,7 +545,7 @@ def _row_line(
             if y1 - y0 > _ROW_TALL * hm:
                 break  # not one row
             if x1 - x0 >= _EXTENT * hm:
-                found.append((int(x0), int(y0), int(x1 - x0), int(y1 - y0), pol, float(np.median(same[:, _PEAK]))))
+                found.append((int(x0), int(y0), int(x1 - x0), int(y1 - y0), pol, _median(same[:, _PEAK])))
                 n_found = (n_found[0] + len(same), n_found[1] + float(same[:, _H].sum()))
         if n_found > best_n:
             best, best_n = found, n_found
@@ -572,7 +590,7 @@ def _lines(
         for mem in _rows(grp):
             lines = _row_line(mem, strokes, p)
             tall = float((mem[:, _Y] + mem[:, _H]).max() - mem[:, _Y].min())
-            if not lines and len(mem) > 2 and tall > _ROW_TALL * float(np.median(mem[:, _H])):
+            if not lines and len(mem) > 2 and tall > _ROW_TALL * _median(mem[:, _H]):
                 # the counters and gaps of one polarity can bridge two close
                 # lines of the other into one row too tall to be a line: split
                 # each polarity into rows of its own and test those
