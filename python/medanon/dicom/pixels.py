@@ -498,15 +498,16 @@ def _row_line(
     """The lines of one row of characters (empty when it does not look like text).
 
     A line is its box, polarity (1 bright) and colour (median extreme grey
-    of its characters, as :func:`_characters` measures it).  The polarity
-    with the largest same-coloured set of characters gives the lines: that
-    set first, then, among the characters left, further sets of another
-    colour (two lines of different colour close enough to share a row, or a
-    line next to a brighter one), each holding at least half of the
-    characters still left, as the first must hold half of them all (in
-    speckle, peaks are spread and few share one); the polarity whose lines
-    hold more characters (then: taller ones; the gaps between bright
-    letters are dark characters too, but shorter) gives the row's lines.
+    of its characters, as :func:`_characters` measures it).  In each
+    polarity the largest same-coloured set of characters is tested first,
+    then, among the characters left, further sets of another colour (two
+    lines of unlike colour close enough to share a row, or a line next to a
+    brighter one), each holding at least half of the characters still left,
+    as the first must hold half of them all (in speckle, peaks are spread
+    and few share one); a set that is not a line ends the search.  The
+    polarity whose lines hold more characters (then: taller ones; the gaps
+    between bright letters are dark characters too, but shorter) gives the
+    row's lines.
     """
     if len(mem) == 1:
         c = mem[0]
