@@ -878,6 +878,10 @@ def _dnn_boxes(g: npt.NDArray[Any]) -> list[tuple[int, int, int, int]]:
         if area < 4:
             continue
         u = round(0.8 * bh)  # DB shrinks text regions; unclip ~1.6
+        # DB regions are not tight stroke boxes: keep the eighth of the
+        # height as padding that _pad_merge gave them before it took a twelfth
+        hh = int(bh) + u
+        u += 2 * (max(2, hh // 8) - max(2, hh // 12))
         out.append((int(bx) - u // 2, int(by) - u // 2, int(bw) + u, int(bh) + u))
     return out
 
