@@ -1,8 +1,12 @@
 #include "mondrian.hpp"
 
+#include "encoding.hpp"
+
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -29,103 +33,101 @@ void validate(const MondrianInput& in) {
             throw std::invalid_argument("categories[" + std::to_string(j) + "] must be >= 0");
         }
     }
-    for (std::size_t i = 0; i < in.n; ++i) {
-        const double* row = in.x + i * in.d;
-        for (std::size_t j = 0; j < in.d; ++j) {
-            const double v = row[j];
-            if (!std::isfinite(v)) {
-                throw std::invalid_argument("quasi_identifiers[" + std::to_string(i) + ", " + std::to_string(j) +
-                                            "] is not finite (NaN or infinity)");
-            }
-            const std::int64_t dom = in.categories[j];
-            if (dom > 0 && (v < 0.0 || v >= static_cast<double>(dom) || v != std::floor(v))) {
-                throw std::invalid_argument("quasi_identifiers[" + std::to_string(i) + ", " + std::to_string(j) +
-                                            "] is not a category code in [0, " + std::to_string(dom) + ")");
-            }
-        }
-    }
-    if (in.sensitive != nullptr) {
-        for (std::size_t i = 0; i < in.n; ++i) {
-            if (in.sensitive[i] < 0) {
-                throw std::invalid_argument("sensitive[" + std::to_string(i) + "] is negative; codes must be >= 0");
-            }
-        }
-    }
+    // Values (finite, category codes) and sensitive codes are checked by encode(), in the same pass
+    // that encodes them.
 }
 
 namespace {
 
 // Everything one run needs, owned here so that concurrent runs share nothing.
+//
+// The rows are the encoded keys (see encoding.hpp), `width` uint32 words
+// each: d keys, the sensitive code, the original row index. They live in two
+// buffers; a node's rows occupy [b, e) of one of them, and a cut writes the
+// two halves into the same range of the other buffer in one sequential pass
+// (the source stays intact, so a cut found not diverse costs nothing to
+// undo). D is the number of dimensions when known at compile time (0: at run
+// time), so that a row's copy and bounds loops are unrolled.
+template <std::size_t D>
 class Partitioner {
   public:
-    Partitioner(const MondrianInput& in)
-        : in_(in), n_(in.n), d_(in.d), w_(in.x, in.x + in.n * in.d), ws_(in.n, 0), wi_(in.n) {
-        if (in.sensitive != nullptr && in.criterion.kind != Diversity::none) {
-            std::copy(in.sensitive, in.sensitive + n_, ws_.begin());
-        }
-        std::iota(wi_.begin(), wi_.end(), std::int64_t{0});
-        std::int32_t max_code = 0;
-        for (auto s : ws_) max_code = std::max(max_code, s);
-        cnt_.assign(static_cast<std::size_t>(max_code) + 1, 0);
-        lcnt_.assign(cnt_.size(), 0);
-        pmin_.resize(d_);
-        pmax_.resize(d_);
-        lmin_.resize(d_);
-        lmax_.resize(d_);
-        rmin_.resize(d_);
-        rmax_.resize(d_);
-        distinct_.resize(d_);
+    Partitioner(const MondrianInput& in, EncodedRows enc)
+        : in_(in),
+          n_(enc.n),
+          d_(D > 0 ? D : enc.d),
+          cols_(std::move(enc.columns)),
+          buf0_(std::move(enc.rows)),
+          buf1_(buf0_.size()),  // the same words, padding included
+          scodes_(enc.sensitive_codes) {
+        bufs_[0] = buf0_.data();
+        bufs_[1] = buf1_.data();
+        diverse_ = in.criterion.kind != Diversity::none;
+        cnt2_.assign(2 * static_cast<std::size_t>(scodes_), 0);
+        gspan_.resize(d_);
+        gdistinct_.assign(d_, 0);
+        kmin_.resize(d_);
+        kmax_.resize(d_);
+        lo_.resize(2 * d_);
+        hi_.resize(2 * d_);
+        distinct_.assign(d_, 0);
         span_.resize(d_);
-        stamps_.resize(d_);
         for (std::size_t j = 0; j < d_; ++j) {
-            if (in.categories[j] > 0) stamps_[j].assign(static_cast<std::size_t>(in.categories[j]), 0);
+            kmin_[j] = 0;
+            kmax_[j] = cols_[j].max_key;
+            gspan_[j] = cols_[j].value(cols_[j].max_key) - cols_[j].value(0);
         }
-        scan_bounds(0, n_);
-        count_distinct(0, n_);
-        gmin_ = pmin_;
-        gmax_ = pmax_;
+        stamps_.assign(d_, {});
+        for (std::size_t j = 0; j < d_; ++j) {
+            if (in.categories[j] > 0) stamps_[j].assign(static_cast<std::size_t>(cols_[j].max_key) + 1, 0);
+        }
+        count_distinct(0, n_, 0);
         gdistinct_ = distinct_;
     }
 
     MondrianResult run(std::int64_t* labels) {
-        count_sensitive(0, n_);
-        const bool root_ok = diverse_whole();
-        clear_sensitive();
-        if (!root_ok) {
-            throw std::invalid_argument(
-                "the table as a whole fails the diversity criterion: no release can satisfy it "
-                "(lower l, or use a sensitive attribute with more well-represented values)");
+        if (diverse_) {
+            // The root's counts: every row "left" of a cut that takes them all.
+            list_present(0, n_, 0);
+            for (std::size_t r = 0; r < n_; ++r) ++cnt2_[row(0, r)[d_]];
+            const bool ok = side_diverse(0);
+            std::fill(cnt2_.begin(), cnt2_.end(), 0);
+            if (!ok) {
+                throw std::invalid_argument(
+                    "the table as a whole fails the diversity criterion: no release can satisfy it "
+                    "(lower l, or use a sensitive attribute with more well-represented values)");
+            }
         }
-        // A work item is a row range plus its bounds (d mins then d maxs) in bounds_.
         struct Item {
             std::size_t b, e, bounds;
+            int buf;
         };
-        std::vector<Item> work{{0, n_, push_bounds(gmin_.data(), gmax_.data())}};
+        std::vector<Item> work{{0, n_, push_bounds(kmin_.data(), kmax_.data()), 0}};
         struct Final {
             std::size_t b, e, bounds;
-            std::int64_t first;
+            std::uint32_t first;
+            int buf;
         };
         std::vector<Final> finals;
-        std::vector<double> final_bounds;
+        std::vector<std::uint32_t> final_bounds;
+        const auto k = static_cast<std::size_t>(in_.k);
         while (!work.empty()) {
             const Item it = work.back();
             work.pop_back();
-            std::copy(bounds_.begin() + static_cast<std::ptrdiff_t>(it.bounds),
-                      bounds_.begin() + static_cast<std::ptrdiff_t>(it.bounds + d_), pmin_.begin());
-            std::copy(bounds_.begin() + static_cast<std::ptrdiff_t>(it.bounds + d_),
-                      bounds_.begin() + static_cast<std::ptrdiff_t>(it.bounds + 2 * d_), pmax_.begin());
+            const auto bb = bounds_.begin() + static_cast<std::ptrdiff_t>(it.bounds);
+            std::copy(bb, bb + static_cast<std::ptrdiff_t>(d_), kmin_.begin());
+            std::copy(bb + static_cast<std::ptrdiff_t>(d_), bb + static_cast<std::ptrdiff_t>(2 * d_), kmax_.begin());
             bounds_.resize(it.bounds);  // the stack discipline frees this item's slot
             std::size_t cut = 0;
-            if (it.e - it.b >= 2 * static_cast<std::size_t>(in_.k)) cut = try_cut(it.b, it.e);
+            if (it.e - it.b >= 2 * k) cut = try_cut(it.b, it.e, it.buf);
             if (cut != 0) {
-                work.push_back({it.b, cut, push_bounds(lmin_.data(), lmax_.data())});
-                work.push_back({cut, it.e, push_bounds(rmin_.data(), rmax_.data())});
+                work.push_back({it.b, cut, push_bounds(lo_.data(), hi_.data()), 1 - it.buf});
+                work.push_back({cut, it.e, push_bounds(lo_.data() + d_, hi_.data() + d_), 1 - it.buf});
             } else {
-                std::int64_t first = wi_[it.b];
-                for (std::size_t r = it.b + 1; r < it.e; ++r) first = std::min(first, wi_[r]);
-                finals.push_back({it.b, it.e, final_bounds.size(), first});
-                final_bounds.insert(final_bounds.end(), pmin_.begin(), pmin_.end());
-                final_bounds.insert(final_bounds.end(), pmax_.begin(), pmax_.end());
+                std::uint32_t first = row(it.buf, it.b)[d_ + 1];
+                for (std::size_t r = it.b + 1; r < it.e; ++r) first = std::min(first, row(it.buf, r)[d_ + 1]);
+                finals.push_back({it.b, it.e, final_bounds.size(), first, it.buf});
+                final_bounds.insert(final_bounds.end(), kmin_.begin(), kmin_.end());
+                final_bounds.insert(final_bounds.end(), kmax_.begin(), kmax_.end());
             }
         }
         std::sort(finals.begin(), finals.end(), [](const Final& a, const Final& c) { return a.first < c.first; });
@@ -138,39 +140,45 @@ class Partitioner {
         for (std::size_t p = 0; p < finals.size(); ++p) {
             const auto& f = finals[p];
             res.counts[p] = static_cast<std::int64_t>(f.e - f.b);
-            const auto fb = final_bounds.begin() + static_cast<std::ptrdiff_t>(f.bounds);
-            std::copy(fb, fb + static_cast<std::ptrdiff_t>(d_), res.mins.begin() + static_cast<std::ptrdiff_t>(p * d_));
-            std::copy(fb + static_cast<std::ptrdiff_t>(d_), fb + static_cast<std::ptrdiff_t>(2 * d_),
-                      res.maxs.begin() + static_cast<std::ptrdiff_t>(p * d_));
+            for (std::size_t j = 0; j < d_; ++j) {
+                res.mins[p * d_ + j] = cols_[j].value(final_bounds[f.bounds + j]);
+                res.maxs[p * d_ + j] = cols_[j].value(final_bounds[f.bounds + d_ + j]);
+            }
             const auto label = static_cast<std::int64_t>(p);
-            for (std::size_t r = f.b; r < f.e; ++r) labels[wi_[r]] = label;
+            for (std::size_t r = f.b; r < f.e; ++r) labels[row(f.buf, r)[d_ + 1]] = label;
         }
         return res;
     }
 
   private:
-    // min and max of every dimension over rows [b, e) (the root only: children
-    // get theirs from the partition pass that creates them).
-    void scan_bounds(std::size_t b, std::size_t e) {
-        const double* row0 = w_.data() + b * d_;
-        std::copy(row0, row0 + d_, pmin_.begin());
-        std::copy(row0, row0 + d_, pmax_.begin());
-        for (std::size_t r = b + 1; r < e; ++r) {
-            const double* row = w_.data() + r * d_;
-            for (std::size_t j = 0; j < d_; ++j) {
-                pmin_[j] = std::min(pmin_[j], row[j]);
-                pmax_[j] = std::max(pmax_[j], row[j]);
-            }
-        }
+    std::size_t width() const { return D > 0 ? D + 2 : d_ + 2; }
+    std::uint32_t* row(int buf, std::size_t r) const { return bufs_[buf] + r * width(); }
+
+    std::size_t push_bounds(const std::uint32_t* mn, const std::uint32_t* mx) {
+        const std::size_t at = bounds_.size();
+        bounds_.insert(bounds_.end(), mn, mn + d_);
+        bounds_.insert(bounds_.end(), mx, mx + d_);
+        return at;
     }
 
-    // distinct codes of each categorical dimension over rows [b, e), given pmin_/pmax_.
-    void count_distinct(std::size_t b, std::size_t e) {
+    // Distinct keys of each categorical dimension over rows [b, e), given kmin_/kmax_.
+    void count_distinct(std::size_t b, std::size_t e, int buf) {
         for (std::size_t j = 0; j < d_; ++j) {
             distinct_[j] = 0;
             if (in_.categories[j] == 0) continue;
-            if (pmax_[j] - pmin_[j] <= 1.0) {  // integer codes: both ends present, nothing between
-                distinct_[j] = pmin_[j] == pmax_[j] ? 1 : 2;
+            const std::uint32_t lo = kmin_[j], range = kmax_[j] - kmin_[j];
+            if (range <= 1) {  // integer codes: both ends present, nothing between
+                distinct_[j] = range + 1;
+                continue;
+            }
+            const std::size_t w = width();
+            const std::uint32_t* p = bufs_[buf] + j;
+            if (range < 64) {
+                std::uint64_t mask = 0;
+                for (std::size_t r = b; r < e; ++r) mask |= std::uint64_t{1} << (p[r * w] - lo);
+                std::int64_t c = 0;
+                for (; mask != 0; mask &= mask - 1) ++c;
+                distinct_[j] = c;
                 continue;
             }
             // Epoch stamps: a code is counted once per pass, without clearing.
@@ -179,195 +187,77 @@ class Partitioner {
                 epoch_ = 1;
             }
             auto& st = stamps_[j];
-            std::int64_t dcount = 0;
+            std::int64_t c = 0;
             for (std::size_t r = b; r < e; ++r) {
-                const auto code = static_cast<std::size_t>(w_[r * d_ + j]);
-                if (st[code] != epoch_) {
-                    st[code] = epoch_;
-                    ++dcount;
-                }
+                const std::uint32_t key = p[r * w];
+                c += (st[key] != epoch_);
+                st[key] = epoch_;
             }
-            distinct_[j] = dcount;
+            distinct_[j] = c;
         }
     }
 
-    std::size_t push_bounds(const double* mn, const double* mx) {
-        const std::size_t at = bounds_.size();
-        bounds_.insert(bounds_.end(), mn, mn + d_);
-        bounds_.insert(bounds_.end(), mx, mx + d_);
-        return at;
-    }
-
-    void count_sensitive(std::size_t b, std::size_t e) {
-        present_.clear();
-        for (std::size_t r = b; r < e; ++r) {
-            const auto s = static_cast<std::size_t>(ws_[r]);
-            if (cnt_[s]++ == 0) present_.push_back(static_cast<std::int32_t>(s));
+    // The diversity test on side 0 (left) or 1 (right) of cnt2_, codes in ascending order.
+    bool side_diverse(int side) {
+        counts_.clear();
+        const std::int64_t* c = cnt2_.data() + static_cast<std::size_t>(side) * scodes_;
+        if (scodes_ <= kDenseCodes) {
+            counts_.assign(c, c + scodes_);
+        } else {
+            for (auto s : present_) counts_.push_back(c[s]);
         }
-        std::sort(present_.begin(), present_.end());
-    }
-
-    void clear_sensitive() {
-        for (auto s : present_) cnt_[static_cast<std::size_t>(s)] = 0;
-        present_.clear();
-    }
-
-    bool diverse_whole() {
-        left_.clear();
-        for (auto s : present_) left_.push_back(cnt_[static_cast<std::size_t>(s)]);
-        return satisfies(in_.criterion, left_, scratch_);
-    }
-
-    // Both sides diverse, given lcnt_ holds the left side's counts.
-    bool diverse_split() {
-        left_.clear();
-        right_.clear();
-        for (auto s : present_) {
-            const auto si = static_cast<std::size_t>(s);
-            left_.push_back(lcnt_[si]);
-            right_.push_back(cnt_[si] - lcnt_[si]);
-        }
-        return satisfies(in_.criterion, left_, scratch_) && satisfies(in_.criterion, right_, scratch_);
-    }
-
-    void swap_rows(std::size_t a, std::size_t c) {
-        std::swap_ranges(w_.begin() + static_cast<std::ptrdiff_t>(a * d_),
-                         w_.begin() + static_cast<std::ptrdiff_t>((a + 1) * d_),
-                         w_.begin() + static_cast<std::ptrdiff_t>(c * d_));
-        std::swap(ws_[a], ws_[c]);
-        std::swap(wi_[a], wi_[c]);
-    }
-
-    // min/max of every dimension over rows [b, e) into mn/mx (a sequential,
-    // branch-free pass; a compile-time width for common d).
-    template <std::size_t D>
-    void bounds_fixed(std::size_t b, std::size_t e, double* mn, double* mx) const {
-        const std::size_t d = D > 0 ? D : d_;
-        constexpr double inf = std::numeric_limits<double>::infinity();
-        for (std::size_t j = 0; j < d; ++j) mn[j] = inf, mx[j] = -inf;
-        const double* w = w_.data();
-        for (std::size_t r = b; r < e; ++r) {
-            const double* row = w + r * d;
-            for (std::size_t j = 0; j < d; ++j) {
-                mn[j] = row[j] < mn[j] ? row[j] : mn[j];
-                mx[j] = row[j] > mx[j] ? row[j] : mx[j];
-            }
-        }
-    }
-
-    void bounds(std::size_t b, std::size_t e, double* mn, double* mx) const {
-        switch (d_) {
-            case 1: return bounds_fixed<1>(b, e, mn, mx);
-            case 2: return bounds_fixed<2>(b, e, mn, mx);
-            case 3: return bounds_fixed<3>(b, e, mn, mx);
-            case 4: return bounds_fixed<4>(b, e, mn, mx);
-            case 5: return bounds_fixed<5>(b, e, mn, mx);
-            case 6: return bounds_fixed<6>(b, e, mn, mx);
-            case 7: return bounds_fixed<7>(b, e, mn, mx);
-            case 8: return bounds_fixed<8>(b, e, mn, mx);
-            default: return bounds_fixed<0>(b, e, mn, mx);
-        }
-    }
-
-    // Partition rows [b, e) by pred; returns the first row of the right side.
-    // Block-wise Hoare partition (Edelkamp & Weiss, BlockQuicksort, 2016):
-    // predicates of a block are evaluated branch-free into offset buffers and
-    // only misplaced rows are swapped, so mispredicted branches do not
-    // dominate. Then one pass gathers each side's bounds (the children's
-    // scan) and, when a diversity criterion is set, the left side's counts.
-    template <class Pred>
-    std::size_t partition_rows(std::size_t b, std::size_t e, bool count_left, Pred pred) {
-        constexpr std::size_t B = 128;
-        std::uint8_t offl[B], offr[B];
-        std::size_t l = b, r = e, nl = 0, nr = 0, sl = 0, sr = 0;
-        while (r - l > 2 * B) {
-            if (nl == 0) {
-                sl = 0;
-                for (std::size_t i = 0; i < B; ++i) {
-                    offl[nl] = static_cast<std::uint8_t>(i);
-                    nl += !pred(l + i);
-                }
-            }
-            if (nr == 0) {
-                sr = 0;
-                for (std::size_t i = 0; i < B; ++i) {
-                    offr[nr] = static_cast<std::uint8_t>(i);
-                    nr += pred(r - 1 - i);
-                }
-            }
-            const std::size_t num = std::min(nl, nr);
-            for (std::size_t t = 0; t < num; ++t) swap_rows(l + offl[sl + t], r - 1 - offr[sr + t]);
-            nl -= num;
-            nr -= num;
-            sl += num;
-            sr += num;
-            if (nl == 0) l += B;
-            if (nr == 0) r -= B;
-        }
-        // Rows outside [l, r) are on their side; finish with the plain loop.
-        std::size_t i = l, j = r;
-        while (true) {
-            while (i < j && pred(i)) ++i;
-            while (i < j && !pred(j - 1)) --j;
-            if (i >= j) break;
-            swap_rows(i, j - 1);
-            ++i;
-            --j;
-        }
-        bounds(b, i, lmin_.data(), lmax_.data());
-        bounds(i, e, rmin_.data(), rmax_.data());
-        if (count_left) {
-            for (std::size_t q = b; q < i; ++q) ++lcnt_[static_cast<std::size_t>(ws_[q])];
-        }
-        return i;
+        return satisfies(in_.criterion, counts_, scratch_);
     }
 
     struct Median {
-        double m;        // v[(n-1)/2] of the sorted values
-        std::size_t l0;  // #(v < m)
-        std::size_t l1;  // #(v <= m)
+        std::uint32_t m;  // v[rank] of the sorted keys
+        std::size_t l0;   // #(v < m)
+        std::size_t l1;   // #(v <= m)
     };
 
-    // The lower median of column `col` over rows [b, e), whose values lie in
-    // [lo, hi], with the counts below and up to it. Large partitions first
-    // bucket the values linearly between lo and hi (a monotone map, so every
-    // value in a lower bucket is smaller than every value in a higher one)
-    // and select only inside the median's bucket; small ones use nth_element.
-    Median lower_median(std::size_t b, std::size_t e, const double* col, double lo, double hi) {
-        const std::size_t np = e - b;
-        const std::size_t mid = (np - 1) / 2;
-        tmp_.resize(np);
-        if (np < kBucketMin) {
-            for (std::size_t r = 0; r < np; ++r) tmp_[r] = col[(b + r) * d_];
-            return select_in(tmp_.data(), np, mid, 0);
+    // The key of rank `rank` among column j's keys over rows [b, e), which lie
+    // in [lo, hi], with the counts below and up to it. Counting, not
+    // selecting: one histogram pass when the range is narrow; when wide, a
+    // histogram of the high bits, then only the median's bucket is selected.
+    Median select(std::size_t b, std::size_t e, int buf, std::size_t j, std::uint32_t lo, std::uint32_t hi,
+                  std::size_t rank) {
+        const std::size_t np = e - b, w = width();
+        const std::uint32_t* p = bufs_[buf] + b * w + j;
+        const std::uint64_t range = std::uint64_t{hi} - lo + 1;
+        if (np < kSelectMin) {
+            tmp_.resize(np);
+            for (std::size_t r = 0; r < np; ++r) tmp_[r] = p[r * w];
+            return select_in(tmp_.data(), np, rank, 0);
         }
-        const std::size_t buckets = std::min(kBuckets, np / 8);
-        const double scale = static_cast<double>(buckets) / (hi - lo);
-        hist_.assign(buckets + 1, 0);
-        bucket_.resize(np);
-        for (std::size_t r = 0; r < np; ++r) {
-            const double v = col[(b + r) * d_];
-            tmp_[r] = v;
-            auto q = static_cast<std::size_t>((v - lo) * scale);
-            q = std::min(q, buckets - 1);
-            bucket_[r] = static_cast<std::uint16_t>(q);
-            ++hist_[q];
+        if (range <= 2 * np) {
+            hist_.assign(range, 0);
+            for (std::size_t r = 0; r < np; ++r) ++hist_[p[r * w] - lo];
+            std::size_t below = 0, q = 0;
+            while (below + hist_[q] <= rank) below += hist_[q++];
+            return {static_cast<std::uint32_t>(lo + q), below, below + hist_[q]};
         }
+        unsigned shift = 0;
+        std::size_t buckets = 1;
+        while (buckets < np / 2) buckets <<= 1;
+        while (((range - 1) >> shift) >= buckets) ++shift;
+        hist_.assign(static_cast<std::size_t>((range - 1) >> shift) + 1, 0);
+        for (std::size_t r = 0; r < np; ++r) ++hist_[(p[r * w] - lo) >> shift];
         std::size_t below = 0, q = 0;
-        while (below + hist_[q] <= mid) below += hist_[q++];
-        std::size_t w = 0;
-        const auto target = static_cast<std::uint16_t>(q);
-        for (std::size_t r = 0; r < np; ++r) {
-            tmp_[w] = tmp_[r];
-            w += (bucket_[r] == target);
+        while (below + hist_[q] <= rank) below += hist_[q++];
+        tmp_.resize(hist_[q]);
+        std::size_t c = 0;
+        for (std::size_t r = 0; r < np && c < tmp_.size(); ++r) {
+            const std::uint32_t key = p[r * w];
+            tmp_[c] = key;
+            c += (((key - lo) >> shift) == q);
         }
-        return select_in(tmp_.data(), w, mid - below, below);
+        return select_in(tmp_.data(), c, rank - below, below);
     }
 
-    // nth_element inside v[0, count): the value of rank `rank`, counts offset by `below`.
-    static Median select_in(double* v, std::size_t count, std::size_t rank, std::size_t below) {
+    // nth_element inside v[0, count): the key of rank `rank`, counts offset by `below`.
+    static Median select_in(std::uint32_t* v, std::size_t count, std::size_t rank, std::size_t below) {
         std::nth_element(v, v + rank, v + count);
-        const double m = v[rank];
+        const std::uint32_t m = v[rank];
         std::size_t l0 = below, l1 = below;
         for (std::size_t r = 0; r < count; ++r) {
             l0 += (v[r] < m);
@@ -376,38 +266,130 @@ class Partitioner {
         return {m, l0, l1};
     }
 
-    static constexpr std::size_t kBuckets = 4096;
-    static constexpr std::size_t kBucketMin = 512;
+    // Writes rows [b, e) of buffer `src` into the same range of the other
+    // buffer, the `left` rows for which goes_left holds first, each side in
+    // its original order, counting each side's sensitive codes when needed.
+    template <class GoesLeft>
+    void split(std::size_t b, std::size_t e, int src, std::size_t left, GoesLeft goes_left) {
+        const std::size_t w = width();
+        const std::uint32_t* in = bufs_[src] + b * w;
+        std::uint32_t* out = bufs_[1 - src] + b * w;
+        std::int64_t* cnt = cnt2_.data();
+        const std::size_t dd = d_, sc = scodes_;
+        // Branch-free: the side is data, not control flow (half the rows go
+        // each way, so a branch would be mispredicted half the time).
+        std::size_t li = 0, ri = left;
+        for (std::size_t r = b; r < e; ++r, in += w) {
+            const std::size_t gl = goes_left(in) ? 1 : 0;
+            const std::size_t mask = std::size_t{0} - gl;
+            std::uint32_t* dst = out + (ri ^ ((li ^ ri) & mask)) * w;
+            if constexpr (D > 0) {
+                std::memcpy(dst, in, (D + 2) * sizeof(std::uint32_t));
+            } else {
+                for (std::size_t q = 0; q < w; ++q) dst[q] = in[q];
+            }
+            li += gl;
+            ri += 1 - gl;
+            if (diverse_) ++cnt[(sc & ~mask) + in[dd]];
+        }
+    }
 
-    // Cuts rows [b, e) (bounds in pmin_/pmax_) at the first allowable
-    // dimension; returns the first row of the right half, or 0 when none is.
-    // On success lmin_/lmax_ and rmin_/rmax_ hold the halves' bounds.
-    std::size_t try_cut(std::size_t b, std::size_t e) {
+    // min/max of every key over rows [b, e) of buffer `buf` into mn/mx.
+    void bounds(int buf, std::size_t b, std::size_t e, std::uint32_t* mn, std::uint32_t* mx) const {
+        const std::size_t w = width();
+        const std::uint32_t* p = bufs_[buf] + b * w;
+#if defined(__GNUC__) || defined(__clang__)
+        if constexpr (D > 0) {
+            // Keys are below 2^31, so signed 4-lane compares (SSE2 on the
+            // x86-64 baseline, NEON on arm64) give the unsigned order. Lanes
+            // past the D keys read the row's tail or the buffer's padding and
+            // are dropped.
+            typedef std::int32_t v4 __attribute__((vector_size(16)));
+            constexpr std::size_t C = (D + 3) / 4;
+            v4 lo[C], hi[C];
+            for (std::size_t c = 0; c < C; ++c) {
+                lo[c] = v4{} + std::numeric_limits<std::int32_t>::max();
+                hi[c] = v4{} - 1;
+            }
+            for (std::size_t r = b; r < e; ++r, p += w) {
+                for (std::size_t c = 0; c < C; ++c) {
+                    v4 v;
+                    std::memcpy(&v, p + 4 * c, sizeof v);
+                    lo[c] = v < lo[c] ? v : lo[c];
+                    hi[c] = v > hi[c] ? v : hi[c];
+                }
+            }
+            for (std::size_t j = 0; j < D; ++j) {
+                mn[j] = static_cast<std::uint32_t>(lo[j / 4][j % 4]);
+                mx[j] = static_cast<std::uint32_t>(hi[j / 4][j % 4]);
+            }
+            return;
+        }
+#endif
+        for (std::size_t j = 0; j < d_; ++j) mn[j] = std::numeric_limits<std::uint32_t>::max(), mx[j] = 0;
+        for (std::size_t r = b; r < e; ++r, p += w) {
+            for (std::size_t j = 0; j < d_; ++j) {
+                mn[j] = p[j] < mn[j] ? p[j] : mn[j];
+                mx[j] = p[j] > mx[j] ? p[j] : mx[j];
+            }
+        }
+    }
+
+    // The codes present in rows [b, e) (only for large code domains, where
+    // scanning every code per node would cost more than the rows).
+    void list_present(std::size_t b, std::size_t e, int buf) {
+        present_.clear();
+        if (scodes_ <= kDenseCodes) return;
+        if (seen_.size() != scodes_) seen_.assign(scodes_, 0);
+        for (std::size_t r = b; r < e; ++r) {
+            const std::uint32_t s = row(buf, r)[d_];
+            if (!seen_[s]) {
+                seen_[s] = 1;
+                present_.push_back(s);
+            }
+        }
+        for (auto s : present_) seen_[s] = 0;
+        std::sort(present_.begin(), present_.end());
+    }
+
+    void clear_counts() {
+        if (scodes_ <= kDenseCodes) {
+            std::fill(cnt2_.begin(), cnt2_.end(), 0);
+        } else {
+            for (auto s : present_) cnt2_[s] = cnt2_[scodes_ + s] = 0;
+        }
+    }
+
+    static constexpr std::size_t kSelectMin = 32;
+    static constexpr std::uint32_t kDenseCodes = 256;
+
+    // Cuts rows [b, e) of buffer `buf` (bounds in kmin_/kmax_) at the first
+    // allowable dimension; returns the first row of the right half, now in
+    // the other buffer, with lo_/hi_ holding the halves' bounds (left then
+    // right); returns 0 when no cut is allowable.
+    std::size_t try_cut(std::size_t b, std::size_t e, int buf) {
         const std::size_t np = e - b;
         const auto k = static_cast<std::size_t>(in_.k);
-        count_distinct(b, e);
+        count_distinct(b, e, buf);
         order_.clear();
         for (std::size_t j = 0; j < d_; ++j) {
             if (in_.categories[j] > 0) {
                 if (distinct_[j] < 2) continue;
                 span_[j] = static_cast<double>(distinct_[j]) / static_cast<double>(gdistinct_[j]);
             } else {
-                if (!(pmax_[j] > pmin_[j])) continue;
-                span_[j] = (pmax_[j] - pmin_[j]) / (gmax_[j] - gmin_[j]);
+                if (kmax_[j] == kmin_[j]) continue;
+                span_[j] = (cols_[j].value(kmax_[j]) - cols_[j].value(kmin_[j])) / gspan_[j];
             }
             order_.push_back(j);
         }
         if (order_.empty()) return 0;
         std::stable_sort(order_.begin(), order_.end(),
                          [this](std::size_t a, std::size_t c) { return span_[a] > span_[c]; });
-        const bool diverse = in_.criterion.kind != Diversity::none;
-        if (diverse) count_sensitive(b, e);
-        std::size_t result = 0;
+        if (diverse_) list_present(b, e, buf);
         for (const std::size_t j : order_) {
-            const double* col = w_.data() + j;
-            std::size_t cut = 0;
+            std::size_t left = 0;
             if (!in_.relaxed) {
-                const auto [m, l0, l1] = lower_median(b, e, col, pmin_[j], pmax_[j]);
+                const auto [m, l0, l1] = select(b, e, buf, j, kmin_[j], kmax_[j], (np - 1) / 2);
                 bool use_le;
                 if (l1 < np && l0 > 0) {
                     const auto dev1 = std::abs(2 * static_cast<long long>(l1) - static_cast<long long>(np));
@@ -416,60 +398,85 @@ class Partitioner {
                 } else {
                     use_le = l1 < np;
                 }
-                const std::size_t left = use_le ? l1 : l0;
+                left = use_le ? l1 : l0;
                 if (left < k || np - left < k) continue;
-                cut = use_le ? partition_rows(b, e, diverse, [&](std::size_t r) { return col[r * d_] <= m; })
-                             : partition_rows(b, e, diverse, [&](std::size_t r) { return col[r * d_] < m; });
+                const std::uint32_t t = use_le ? m : m - 1;  // l0 > 0 when !use_le, so m > 0
+                split(b, e, buf, left, [j, t](const std::uint32_t* r) { return r[j] <= t; });
             } else {
-                // Relaxed: the first np/2 rows in (value, original index) order go left.
-                const std::size_t h = np / 2;
-                if (h < k || np - h < k) continue;
-                keyed_.resize(np);
-                for (std::size_t r = 0; r < np; ++r) keyed_[r] = {col[(b + r) * d_], wi_[b + r]};
-                std::nth_element(keyed_.begin(), keyed_.begin() + static_cast<std::ptrdiff_t>(h), keyed_.end());
-                const auto pivot = keyed_[h];
-                cut = partition_rows(b, e, diverse, [&](std::size_t r) {
-                    const double v = col[r * d_];
-                    return v < pivot.first || (v == pivot.first && wi_[r] < pivot.second);
+                // Relaxed: the first np/2 rows in (key, original index) order go left.
+                left = np / 2;
+                if (left < k || np - left < k) continue;
+                const auto [m, l0, l1] = select(b, e, buf, j, kmin_[j], kmax_[j], left);
+                (void)l1;
+                // Of the rows whose key is m, the (left - l0) of smallest index go left.
+                ties_.clear();
+                for (std::size_t r = b; r < e; ++r) {
+                    const std::uint32_t* p = row(buf, r);
+                    if (p[j] == m) ties_.push_back(p[d_ + 1]);
+                }
+                const std::size_t need = left - l0;
+                std::nth_element(ties_.begin(), ties_.begin() + static_cast<std::ptrdiff_t>(need), ties_.end());
+                const std::uint32_t pivot = ties_[need];
+                const std::size_t idx = d_ + 1;
+                split(b, e, buf, left, [j, m, pivot, idx](const std::uint32_t* r) {
+                    return r[j] < m || (r[j] == m && r[idx] < pivot);
                 });
             }
-            if (diverse) {
-                const bool ok = diverse_split();
-                for (auto s : present_) lcnt_[static_cast<std::size_t>(s)] = 0;
-                if (!ok) continue;  // rows were reordered, but each side's set is what it was
+            if (diverse_) {
+                const bool ok = side_diverse(0) && side_diverse(1);
+                clear_counts();
+                if (!ok) continue;  // the source buffer is untouched: try the next dimension
             }
-            result = cut;
-            break;
+            const int dst = 1 - buf;
+            bounds(dst, b, b + left, lo_.data(), hi_.data());
+            bounds(dst, b + left, e, lo_.data() + d_, hi_.data() + d_);
+            return b + left;
         }
-        if (diverse) clear_sensitive();
-        return result;
+        return 0;
     }
 
     const MondrianInput& in_;
     std::size_t n_, d_;
-    std::vector<double> w_;         // working copy of the rows, reordered in place
-    std::vector<std::int32_t> ws_;  // sensitive codes, reordered with the rows
-    std::vector<std::int64_t> wi_;  // original row index, reordered with the rows
-    std::vector<double> pmin_, pmax_, gmin_, gmax_, span_, lmin_, lmax_, rmin_, rmax_;
-    std::vector<double> bounds_;  // the work stack's bounds, 2d values per item
+    std::vector<KeyColumn> cols_;
+    KeyBuffer buf0_, buf1_;
+    std::uint32_t* bufs_[2] = {nullptr, nullptr};
+    std::uint32_t scodes_;
+    bool diverse_ = false;
+    std::vector<std::int64_t> cnt2_;  // [2, scodes_]: left then right counts of the cut being tried
+    std::vector<double> gspan_, span_;
+    std::vector<std::uint32_t> kmin_, kmax_, lo_, hi_;  // the node's bounds; the halves' (left d, right d)
+    std::vector<std::uint32_t> bounds_;                 // the work stack's bounds, 2d keys per item
     std::vector<std::int64_t> distinct_, gdistinct_;
     std::vector<std::vector<std::uint32_t>> stamps_;
     std::uint32_t epoch_ = 0;
-    std::vector<std::int64_t> cnt_, lcnt_, left_, right_, scratch_;
-    std::vector<std::int32_t> present_;
+    std::vector<std::int64_t> counts_, scratch_;
+    std::vector<std::uint32_t> present_, tmp_, hist_, ties_;
+    std::vector<char> seen_;
     std::vector<std::size_t> order_;
-    std::vector<double> tmp_;
-    std::vector<std::size_t> hist_;
-    std::vector<std::uint16_t> bucket_;
-    std::vector<std::pair<double, std::int64_t>> keyed_;
 };
+
+template <std::size_t D>
+MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, std::int64_t* labels) {
+    Partitioner<D> p(input, std::move(enc));
+    return p.run(labels);
+}
 
 }  // namespace
 
 MondrianResult mondrian(const MondrianInput& input, std::int64_t* labels) {
     validate(input);
-    Partitioner p(input);
-    return p.run(labels);
+    EncodedRows enc = encode(input);
+    switch (input.d) {
+        case 1: return run_fixed<1>(input, std::move(enc), labels);
+        case 2: return run_fixed<2>(input, std::move(enc), labels);
+        case 3: return run_fixed<3>(input, std::move(enc), labels);
+        case 4: return run_fixed<4>(input, std::move(enc), labels);
+        case 5: return run_fixed<5>(input, std::move(enc), labels);
+        case 6: return run_fixed<6>(input, std::move(enc), labels);
+        case 7: return run_fixed<7>(input, std::move(enc), labels);
+        case 8: return run_fixed<8>(input, std::move(enc), labels);
+        default: return run_fixed<0>(input, std::move(enc), labels);
+    }
 }
 
 }  // namespace medanon

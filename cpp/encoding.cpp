@@ -1,0 +1,330 @@
+#include "encoding.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
+namespace medanon {
+
+namespace {
+
+constexpr double kTwo52 = 4503599627370496.0;             // 2^52: every double at or above is an integer
+constexpr double kRoundMagic = 6755399441055744.0;        // 1.5 * 2^52
+constexpr double kMaxScaled = 2251799813685248.0;         // 2^51: where kRoundMagic rounds exactly
+constexpr double kMaxKeyRange = 2147483646.0;             // keys below 2^31: signed vector compares
+constexpr std::size_t kDecimalSample = 4096;
+
+// Branch-free and library-free (std::floor and std::nearbyint are calls on
+// the SSE2 baseline that x86-64 wheels target): adding and removing 1.5 * 2^52
+// rounds to the nearest integer, ties to even, exactly for |t| < 2^51, and is
+// monotone, which is all the keys need.
+inline double round_scaled(double t) { return (t + kRoundMagic) - kRoundMagic; }
+
+inline bool is_integer(double v) {
+    const double a = std::fabs(v);
+    return a >= kTwo52 || (a + kTwo52) - kTwo52 == a;
+}
+
+std::string at(std::size_t i, std::size_t j) {
+    return "quasi_identifiers[" + std::to_string(i) + ", " + std::to_string(j) + "]";
+}
+
+[[noreturn]] void throw_first_bad(const MondrianInput& in) {
+    for (std::size_t i = 0; i < in.n; ++i) {
+        for (std::size_t j = 0; j < in.d; ++j) {
+            const double v = in.x[i * in.d + j];
+            if (!std::isfinite(v)) throw std::invalid_argument(at(i, j) + " is not finite (NaN or infinity)");
+            const std::int64_t dom = in.categories[j];
+            if (dom > 0 && (v < 0.0 || v >= static_cast<double>(dom) || !is_integer(v))) {
+                throw std::invalid_argument(at(i, j) + " is not a category code in [0, " + std::to_string(dom) +
+                                            ")");
+            }
+        }
+    }
+    throw std::logic_error("encode: a bad value was flagged but not found");
+}
+
+// One row-major pass: each column's range and whether it holds only
+// integers; false when any value is not finite or not a category code of a
+// categorical column (the caller then names the first one). Arithmetic on
+// doubles without branches, into accumulators the compiler can see are not
+// the input (local arrays when d is known), so that it vectorises.
+template <class Acc>
+void scan_rows(const double* x, std::size_t n, std::size_t d, const Acc& dom, Acc& lo, Acc& hi, Acc& fraction,
+               Acc& nonfinite, Acc& outside) {
+    constexpr double big = std::numeric_limits<double>::max();
+    for (std::size_t i = 0; i < n; ++i) {
+        const double* row = x + i * d;
+        for (std::size_t j = 0; j < d; ++j) {
+            const double v = row[j];
+            const double a = std::fabs(v);
+            const double m = a < kTwo52 ? a : kTwo52;
+            const double rest = std::fabs(((m + kTwo52) - kTwo52) - m);  // 0 for integers
+            fraction[j] = rest > fraction[j] ? rest : fraction[j];
+            const double infinite = a <= big ? 0.0 : 1.0;  // NaN too
+            nonfinite[j] = infinite > nonfinite[j] ? infinite : nonfinite[j];
+            const double off = v >= 0.0 && v < dom[j] ? 0.0 : 1.0;
+            outside[j] = off > outside[j] ? off : outside[j];
+            lo[j] = v < lo[j] ? v : lo[j];
+            hi[j] = v > hi[j] ? v : hi[j];
+        }
+    }
+}
+
+template <std::size_t D>
+bool scan(const MondrianInput& in, double* lo, double* hi, bool* integer) {
+    const std::size_t d = D > 0 ? D : in.d;
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    using Acc = std::conditional_t<(D > 0), std::array<double, D>, std::vector<double>>;
+    Acc dom{}, l{}, h{}, fraction{}, nonfinite{}, outside{};
+    if constexpr (D == 0) {
+        for (auto* a : {&dom, &l, &h, &fraction, &nonfinite, &outside}) a->resize(d);
+    }
+    for (std::size_t j = 0; j < d; ++j) {
+        // A numeric column's "domain" is (-inf, inf): only finiteness is checked.
+        dom[j] = in.categories[j] > 0 ? static_cast<double>(in.categories[j]) : inf;
+        l[j] = inf;
+        h[j] = -inf;
+        fraction[j] = 0.0;
+        nonfinite[j] = 0.0;
+        outside[j] = 0.0;
+    }
+    scan_rows(in.x, in.n, d, dom, l, h, fraction, nonfinite, outside);
+    bool ok = true;
+    for (std::size_t j = 0; j < d; ++j) {
+        lo[j] = l[j];
+        hi[j] = h[j];
+        integer[j] = fraction[j] == 0.0;
+        // `outside` flags v < 0 in numeric columns too: only categorical ones reject it.
+        const bool categorical = in.categories[j] > 0;
+        ok = ok && nonfinite[j] == 0.0 && (!categorical || (outside[j] == 0.0 && integer[j]));
+    }
+    return ok;
+}
+
+// Column j holds decimals with p digits after the point, 1 <= p <= 6, judged
+// on a sample (write_keys checks every value and falls back to ranks).
+bool find_decimal(const MondrianInput& in, std::size_t j, double lo, double hi, KeyColumn& col) {
+    const std::size_t sample = std::min(in.n, kDecimalSample);
+    double scale = 1.0;
+    for (int p = 1; p <= 6; ++p) {
+        scale *= 10.0;
+        if (!(std::fabs(lo * scale) < kMaxScaled && std::fabs(hi * scale) < kMaxScaled)) return false;
+        bool ok = true;
+        for (std::size_t i = 0; i < sample && ok; ++i) {
+            const double v = in.x[i * in.d + j];
+            ok = round_scaled(v * scale) / scale == v;
+        }
+        if (!ok) continue;
+        const double qlo = round_scaled(lo * scale), qhi = round_scaled(hi * scale);
+        if (qhi - qlo > kMaxKeyRange) return false;  // more digits would only widen it
+        col.affine = true;
+        col.scale = scale;
+        col.base = qlo == 0.0 ? 0.0 : qlo;
+        col.max_key = static_cast<std::uint32_t>(qhi - qlo);
+        return true;
+    }
+    return false;
+}
+
+// Keys of the affine columns, the sensitive codes and the row indexes; flags
+// decimal columns where a value is not exactly (key + base) / scale (their
+// keys are then replaced by ranks).
+template <class Acc>
+void write_rows(const double* x, std::size_t n, std::size_t d, const std::vector<char>& kind, const Acc& scale,
+                const Acc& base, Acc& miss, const std::uint32_t* codes, std::uint32_t* rows) {
+    const std::size_t w = d + 2;
+    for (std::size_t i = 0; i < n; ++i) {
+        const double* row = x + i * d;
+        std::uint32_t* out = rows + i * w;
+        for (std::size_t j = 0; j < d; ++j) {
+            // The same branch for every row: predicted, and integer columns skip the division.
+            const double v = row[j];
+            if (kind[j] == 1) {
+                out[j] = static_cast<std::uint32_t>(static_cast<std::int32_t>(v - base[j]));
+            } else if (kind[j] == 2) {
+                const double q = round_scaled(v * scale[j]);
+                const double off = q / scale[j] != v ? 1.0 : 0.0;
+                miss[j] = off > miss[j] ? off : miss[j];
+                // An inexact value's key is replaced (the column is ranked), but must not overflow here.
+                const double key = std::min(std::max(q - base[j], 0.0), 2147483647.0);
+                out[j] = static_cast<std::uint32_t>(static_cast<std::int32_t>(key));
+            }
+        }
+        out[d] = codes == nullptr ? 0u : codes[i];
+        out[d + 1] = static_cast<std::uint32_t>(i);
+    }
+}
+
+template <std::size_t D>
+void write_keys(const MondrianInput& in, const std::vector<KeyColumn>& cols, const std::vector<char>& kind,
+                const std::uint32_t* codes, std::uint32_t* rows, std::vector<char>& inexact) {
+    const std::size_t d = D > 0 ? D : in.d;
+    using Acc = std::conditional_t<(D > 0), std::array<double, D>, std::vector<double>>;
+    Acc scale{}, base{}, miss{};
+    if constexpr (D == 0) {
+        for (auto* a : {&scale, &base, &miss}) a->resize(d);
+    }
+    for (std::size_t j = 0; j < d; ++j) {
+        scale[j] = kind[j] != 0 ? cols[j].scale : 1.0;
+        base[j] = kind[j] != 0 ? cols[j].base : 0.0;
+        miss[j] = 0.0;
+    }
+    write_rows(in.x, in.n, d, kind, scale, base, miss, codes, rows);
+    for (std::size_t j = 0; j < d; ++j) inexact[j] = static_cast<char>(kind[j] == 2 && miss[j] != 0.0);
+}
+
+// Any other column: key = rank among the distinct values (a sort).
+void rank_column(const MondrianInput& in, std::size_t j, KeyColumn& col, std::uint32_t* rows) {
+    const std::size_t n = in.n, d = in.d, w = d + 2;
+    std::vector<std::pair<double, std::uint32_t>> order(n);
+    for (std::size_t i = 0; i < n; ++i) order[i] = {in.x[i * d + j], static_cast<std::uint32_t>(i)};
+    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    col = KeyColumn{};
+    col.affine = false;
+    std::uint32_t key = 0;
+    for (std::size_t r = 0; r < n; ++r) {
+        if (r == 0 || order[r].first != order[r - 1].first) {
+            if (r > 0) ++key;
+            col.values.push_back(order[r].first == 0.0 ? 0.0 : order[r].first);
+        }
+        rows[static_cast<std::size_t>(order[r].second) * w + j] = key;
+    }
+    col.max_key = key;
+}
+
+// Sensitive codes, made dense (0 .. distinct - 1) in the same order, so that
+// counting arrays are as small as the number of values present.
+std::vector<std::uint32_t> dense_codes(const MondrianInput& in, std::uint32_t& distinct) {
+    const std::size_t n = in.n;
+    std::int64_t max_code = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::int32_t s = in.sensitive[i];
+        if (s < 0) throw std::invalid_argument("sensitive[" + std::to_string(i) + "] is negative; codes must be >= 0");
+        max_code = std::max<std::int64_t>(max_code, s);
+    }
+    std::vector<std::uint32_t> out(n);
+    if (static_cast<std::uint64_t>(max_code) <= 4 * static_cast<std::uint64_t>(n) + 1024) {
+        std::vector<std::uint32_t> dense(static_cast<std::size_t>(max_code) + 1, 0);
+        for (std::size_t i = 0; i < n; ++i) dense[static_cast<std::size_t>(in.sensitive[i])] = 1;
+        distinct = 0;
+        for (auto& v : dense) {
+            const std::uint32_t present = v;
+            v = distinct;
+            distinct += present;
+        }
+        for (std::size_t i = 0; i < n; ++i) out[i] = dense[static_cast<std::size_t>(in.sensitive[i])];
+    } else {
+        std::vector<std::int32_t> codes(in.sensitive, in.sensitive + n);
+        std::sort(codes.begin(), codes.end());
+        codes.erase(std::unique(codes.begin(), codes.end()), codes.end());
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto pos = std::lower_bound(codes.begin(), codes.end(), in.sensitive[i]) - codes.begin();
+            out[i] = static_cast<std::uint32_t>(pos);
+        }
+        distinct = static_cast<std::uint32_t>(codes.size());
+    }
+    return out;
+}
+
+template <std::size_t D>
+EncodedRows encode_fixed(const MondrianInput& in) {
+    const std::size_t n = in.n, d = in.d;
+    EncodedRows enc;
+    enc.n = n;
+    enc.d = d;
+    enc.width = d + 2;
+    enc.columns.resize(d);
+    std::vector<double> lo(d), hi(d);
+    std::unique_ptr<bool[]> integer(new bool[d]);
+    if (!scan<D>(in, lo.data(), hi.data(), integer.get())) throw_first_bad(in);
+
+    std::vector<std::uint32_t> codes;
+    if (in.sensitive != nullptr && in.criterion.kind != Diversity::none) {
+        codes = dense_codes(in, enc.sensitive_codes);
+    }
+    // kind: 1 integer, 2 decimal, 0 ranked.
+    std::vector<char> kind(d, 0);
+    for (std::size_t j = 0; j < d; ++j) {
+        auto& col = enc.columns[j];
+        if (integer[j] && hi[j] - lo[j] <= kMaxKeyRange && std::fabs(lo[j]) < kMaxScaled &&
+            std::fabs(hi[j]) < kMaxScaled) {
+            col.affine = true;
+            col.scale = 1.0;
+            col.base = lo[j] == 0.0 ? 0.0 : lo[j];
+            col.max_key = static_cast<std::uint32_t>(hi[j] - lo[j]);
+            kind[j] = 1;
+        } else if (!integer[j] && find_decimal(in, j, lo[j], hi[j], col)) {
+            kind[j] = 2;
+        }
+    }
+    enc.rows = KeyBuffer(n * enc.width + kRowPadding);
+    std::vector<char> inexact(d, 0);
+    write_keys<D>(in, enc.columns, kind, codes.empty() ? nullptr : codes.data(), enc.rows.data(), inexact);
+    for (std::size_t j = 0; j < d; ++j) {
+        if (kind[j] == 0 || inexact[j]) rank_column(in, j, enc.columns[j], enc.rows.data());
+    }
+    return enc;
+}
+
+}  // namespace
+
+KeyBuffer::KeyBuffer(std::size_t words) : size_(words) {
+    if (words == 0) return;
+    const std::size_t bytes = words * sizeof(std::uint32_t);
+    constexpr std::size_t kHuge = std::size_t{1} << 21;
+    if (bytes >= kHuge) {
+        // 2 MiB aligned, so that the kernel can back it with huge pages: the
+        // first touch of each page is a fault, and 4 KiB pages made those
+        // faults a tenth of the run time.
+        const std::size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+        data_ = static_cast<std::uint32_t*>(::operator new(rounded, std::align_val_t{kHuge}));
+        aligned_ = true;
+#ifdef MADV_HUGEPAGE
+        madvise(data_, rounded, MADV_HUGEPAGE);
+#endif
+    } else {
+        data_ = static_cast<std::uint32_t*>(::operator new(bytes));
+    }
+}
+
+void KeyBuffer::release() noexcept {
+    if (data_ == nullptr) return;
+    if (aligned_) {
+        ::operator delete(data_, std::align_val_t{std::size_t{1} << 21});
+    } else {
+        ::operator delete(data_);
+    }
+    data_ = nullptr;
+    size_ = 0;
+}
+
+EncodedRows encode(const MondrianInput& in) {
+    if (in.n > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+        throw std::invalid_argument("more than 2147483647 rows: split the table into shards");
+    }
+    switch (in.d) {
+        case 1: return encode_fixed<1>(in);
+        case 2: return encode_fixed<2>(in);
+        case 3: return encode_fixed<3>(in);
+        case 4: return encode_fixed<4>(in);
+        case 5: return encode_fixed<5>(in);
+        case 6: return encode_fixed<6>(in);
+        case 7: return encode_fixed<7>(in);
+        case 8: return encode_fixed<8>(in);
+        default: return encode_fixed<0>(in);
+    }
+}
+
+}  // namespace medanon
