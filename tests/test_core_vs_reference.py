@@ -141,3 +141,53 @@ def test_large_partitions_agree(seed: int, mode: str) -> None:
         core, ref = _core.mondrian(*args), reference.mondrian(*args)
         for a, b in zip(core, ref, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+def _encodings_table(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Columns for every way the core keys a column (see cpp/encoding.hpp)."""
+    late_odd = np.round(rng.normal(50, 10, n), 2)
+    late_odd[n - 300] = 50.123456789  # not a 2-digit decimal, past the sample the core judges digits on
+    cols = [
+        rng.integers(-50, 50, n).astype(float),  # integers, negative
+        np.round(rng.normal(70, 15, n), 1),  # 1 decimal
+        np.round(rng.uniform(-1, 1, n), 6),  # 6 decimals, negative
+        late_odd,  # decimals with one exception: ranked
+        rng.normal(0, 1, n),  # arbitrary doubles: ranked
+        rng.integers(0, 2**40, n).astype(float),  # integers too wide for 31-bit keys: ranked
+        np.where(rng.random(n) < 0.5, -0.0, 0.0) + rng.integers(0, 3, n),  # -0.0 and 0.0 are one value
+        rng.integers(0, 100, n).astype(float),  # categorical, 100 codes (no bit mask)
+        rng.integers(0, 5, n).astype(float),  # categorical, 5 codes (bit mask)
+        np.round(rng.uniform(0, 1e9, n), 3),  # decimals too wide for 31-bit keys: ranked
+    ]
+    cats = np.array([0, 0, 0, 0, 0, 0, 0, 100, 5, 0], dtype=np.int64)
+    return np.ascontiguousarray(np.stack(cols, axis=1)), cats
+
+
+ENCODING_CASES = [
+    # (columns, sensitive codes, diversity, l, c)
+    ([0], "dense", "distinct", 3.0, 1.0),
+    ([1, 3], "dense", "entropy", 2.5, 1.0),
+    ([4, 5, 6], "dense", "recursive", 3.0, 2.0),
+    ([0, 1, 2, 3, 7, 8], "dense", "distinct", 3.0, 1.0),
+    (list(range(10)), "dense", "entropy", 2.5, 1.0),
+    ([9, 2, 7, 6, 5], "dense", "recursive", 3.0, 2.0),
+    # "sparse" stays under 4n + 1024 (a presence table), "huge" goes over it (a sort)
+    (list(range(10)), "sparse", "recursive", 3.0, 2.0),
+    ([0, 1, 2, 3, 7, 8], "huge", "entropy", 2.5, 1.0),
+]
+
+
+@pytest.mark.parametrize("case", ENCODING_CASES)
+@pytest.mark.parametrize("mode", ["strict", "relaxed"])
+def test_every_key_encoding_agrees(case: tuple[list[int], str, str, float, float], mode: str) -> None:
+    columns, codes, div, l, c = case
+    rng = np.random.default_rng(len(columns) * 7 + len(codes))
+    n = 5000
+    x, cats = _encodings_table(rng, n)
+    x, cats = np.ascontiguousarray(x[:, columns]), cats[columns]
+    base = rng.integers(0, 9, n)
+    s = {"dense": base, "sparse": base * 2000, "huge": base * 5000 + 7}[codes].astype(np.int32)
+    args = (x, s, cats, 7, div, l, c, mode)
+    core, ref = _core.mondrian(*args), reference.mondrian(*args)
+    for a, b in zip(core, ref, strict=True):
+        np.testing.assert_array_equal(a, b)
