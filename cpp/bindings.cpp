@@ -21,7 +21,8 @@ using I32 = py::array_t<std::int32_t, py::array::c_style>;
 using I64 = py::array_t<std::int64_t, py::array::c_style>;
 
 py::tuple mondrian_py(const F64& x, const I32& sensitive, const I64& categories, std::int64_t k,
-                      const std::string& diversity, double l, double c, const std::string& mode) {
+                      const std::string& diversity, double l, double c, const std::string& mode,
+                      std::int64_t threads) {
     if (x.ndim() != 2) {
         throw std::invalid_argument("quasi_identifiers must be a 2-D array [rows, columns], got " +
                                     std::to_string(x.ndim()) + " dimensions");
@@ -41,6 +42,9 @@ py::tuple mondrian_py(const F64& x, const I32& sensitive, const I64& categories,
     if (mode != "strict" && mode != "relaxed") {
         throw std::invalid_argument("mode must be 'strict' or 'relaxed', got '" + mode + "'");
     }
+    if (threads < 1 || threads > 1024) {
+        throw std::invalid_argument("threads must be between 1 and 1024, got " + std::to_string(threads));
+    }
     medanon::MondrianInput in;
     in.x = x.data();
     in.n = n;
@@ -52,6 +56,7 @@ py::tuple mondrian_py(const F64& x, const I32& sensitive, const I64& categories,
     in.criterion.l = l;
     in.criterion.c = c;
     in.relaxed = mode == "relaxed";
+    in.threads = static_cast<std::size_t>(threads);
 
     I64 labels(static_cast<py::ssize_t>(n));
     std::int64_t* out = labels.mutable_data();
@@ -89,8 +94,9 @@ PYBIND11_MODULE(_core, m) {
     m.doc() = "medanon's C++ core: Mondrian partitioning and diversity criteria. Not a public API.";
     m.def("mondrian", &mondrian_py, py::arg("quasi_identifiers").noconvert(), py::arg("sensitive").noconvert(),
           py::arg("categories").noconvert(), py::arg("k"), py::arg("diversity"), py::arg("l"), py::arg("c"),
-          py::arg("mode"),
-          "Partition rows; returns (labels[n], mins[p, d], maxs[p, d], counts[p]).");
+          py::arg("mode"), py::arg("threads") = 1,
+          "Partition rows; returns (labels[n], mins[p, d], maxs[p, d], counts[p]). The result does not "
+          "depend on threads.");
     m.def("satisfies", &satisfies_py, py::arg("counts").noconvert(), py::arg("diversity"), py::arg("l"),
           py::arg("c"), "True when sensitive-value counts satisfy the diversity criterion.");
     m.attr("ENTROPY_TOLERANCE") = medanon::kEntropyTolerance;

@@ -1,7 +1,10 @@
 #include "encoding.hpp"
 
+#include "parallel.hpp"
+
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -24,6 +27,7 @@ constexpr double kRoundMagic = 6755399441055744.0;        // 1.5 * 2^52
 constexpr double kMaxScaled = 2251799813685248.0;         // 2^51: where kRoundMagic rounds exactly
 constexpr double kMaxKeyRange = 2147483646.0;             // keys below 2^31: signed vector compares
 constexpr std::size_t kDecimalSample = 4096;
+constexpr std::size_t kRowsPerThread = 16384;  // fewer rows a thread: not worth starting it
 
 // Branch-free and library-free (std::floor and std::nearbyint are calls on
 // the SSE2 baseline that x86-64 wheels target): adding and removing 1.5 * 2^52
@@ -83,32 +87,47 @@ void scan_rows(const double* x, std::size_t n, std::size_t d, const Acc& dom, Ac
 }
 
 template <std::size_t D>
-bool scan(const MondrianInput& in, double* lo, double* hi, bool* integer) {
+bool scan(const MondrianInput& in, std::size_t threads, double* lo, double* hi, bool* integer) {
     const std::size_t d = D > 0 ? D : in.d;
     constexpr double inf = std::numeric_limits<double>::infinity();
     using Acc = std::conditional_t<(D > 0), std::array<double, D>, std::vector<double>>;
-    Acc dom{}, l{}, h{}, fraction{}, nonfinite{}, outside{};
-    if constexpr (D == 0) {
-        for (auto* a : {&dom, &l, &h, &fraction, &nonfinite, &outside}) a->resize(d);
-    }
-    for (std::size_t j = 0; j < d; ++j) {
-        // A numeric column's "domain" is (-inf, inf): only finiteness is checked.
-        dom[j] = in.categories[j] > 0 ? static_cast<double>(in.categories[j]) : inf;
-        l[j] = inf;
-        h[j] = -inf;
-        fraction[j] = 0.0;
-        nonfinite[j] = 0.0;
-        outside[j] = 0.0;
-    }
-    scan_rows(in.x, in.n, d, dom, l, h, fraction, nonfinite, outside);
+    struct Part {
+        Acc l{}, h{}, fraction{}, nonfinite{}, outside{};
+    };
+    Acc dom{};
+    if constexpr (D == 0) dom.resize(d);
+    // A numeric column's "domain" is (-inf, inf): only finiteness is checked.
+    for (std::size_t j = 0; j < d; ++j) dom[j] = in.categories[j] > 0 ? static_cast<double>(in.categories[j]) : inf;
+    std::vector<Part> parts(threads);
+    parallel_for(threads, [&](std::size_t t) {
+        Part& p = parts[t];
+        if constexpr (D == 0) {
+            for (auto* a : {&p.l, &p.h, &p.fraction, &p.nonfinite, &p.outside}) a->resize(d);
+        }
+        for (std::size_t j = 0; j < d; ++j) {
+            p.l[j] = inf;
+            p.h[j] = -inf;
+            p.fraction[j] = p.nonfinite[j] = p.outside[j] = 0.0;
+        }
+        const auto [b, e] = chunk(in.n, threads, t);
+        scan_rows(in.x + b * d, e - b, d, dom, p.l, p.h, p.fraction, p.nonfinite, p.outside);
+    });
     bool ok = true;
     for (std::size_t j = 0; j < d; ++j) {
-        lo[j] = l[j];
-        hi[j] = h[j];
-        integer[j] = fraction[j] == 0.0;
+        lo[j] = inf;
+        hi[j] = -inf;
+        double fraction = 0.0, nonfinite = 0.0, outside = 0.0;
+        for (const Part& p : parts) {
+            lo[j] = std::min(lo[j], p.l[j]);
+            hi[j] = std::max(hi[j], p.h[j]);
+            fraction = std::max(fraction, p.fraction[j]);
+            nonfinite = std::max(nonfinite, p.nonfinite[j]);
+            outside = std::max(outside, p.outside[j]);
+        }
+        integer[j] = fraction == 0.0;
         // `outside` flags v < 0 in numeric columns too: only categorical ones reject it.
         const bool categorical = in.categories[j] > 0;
-        ok = ok && nonfinite[j] == 0.0 && (!categorical || (outside[j] == 0.0 && integer[j]));
+        ok = ok && nonfinite == 0.0 && (!categorical || (outside == 0.0 && integer[j]));
     }
     return ok;
 }
@@ -142,8 +161,8 @@ bool find_decimal(const MondrianInput& in, std::size_t j, double lo, double hi, 
 // decimal columns where a value is not exactly (key + base) / scale (their
 // keys are then replaced by ranks).
 template <class Acc>
-void write_rows(const double* x, std::size_t n, std::size_t d, const std::vector<char>& kind, const Acc& scale,
-                const Acc& base, Acc& miss, const std::uint32_t* codes, std::uint32_t* rows) {
+void write_rows(const double* x, std::size_t first, std::size_t n, std::size_t d, const std::vector<char>& kind,
+                const Acc& scale, const Acc& base, Acc& miss, const std::uint32_t* codes, std::uint32_t* rows) {
     const std::size_t w = d + 2;
     for (std::size_t i = 0; i < n; ++i) {
         const double* row = x + i * d;
@@ -163,26 +182,39 @@ void write_rows(const double* x, std::size_t n, std::size_t d, const std::vector
             }
         }
         out[d] = codes == nullptr ? 0u : codes[i];
-        out[d + 1] = static_cast<std::uint32_t>(i);
+        out[d + 1] = static_cast<std::uint32_t>(first + i);
     }
 }
 
 template <std::size_t D>
-void write_keys(const MondrianInput& in, const std::vector<KeyColumn>& cols, const std::vector<char>& kind,
-                const std::uint32_t* codes, std::uint32_t* rows, std::vector<char>& inexact) {
-    const std::size_t d = D > 0 ? D : in.d;
+void write_keys(const MondrianInput& in, std::size_t threads, const std::vector<KeyColumn>& cols,
+                const std::vector<char>& kind, const std::uint32_t* codes, std::uint32_t* rows,
+                std::vector<char>& inexact) {
+    const std::size_t d = D > 0 ? D : in.d, w = d + 2;
     using Acc = std::conditional_t<(D > 0), std::array<double, D>, std::vector<double>>;
-    Acc scale{}, base{}, miss{};
+    Acc scale{}, base{};
     if constexpr (D == 0) {
-        for (auto* a : {&scale, &base, &miss}) a->resize(d);
+        scale.resize(d);
+        base.resize(d);
     }
     for (std::size_t j = 0; j < d; ++j) {
         scale[j] = kind[j] != 0 ? cols[j].scale : 1.0;
         base[j] = kind[j] != 0 ? cols[j].base : 0.0;
-        miss[j] = 0.0;
     }
-    write_rows(in.x, in.n, d, kind, scale, base, miss, codes, rows);
-    for (std::size_t j = 0; j < d; ++j) inexact[j] = static_cast<char>(kind[j] == 2 && miss[j] != 0.0);
+    std::vector<Acc> miss(threads);
+    parallel_for(threads, [&](std::size_t t) {
+        Acc& m = miss[t];
+        if constexpr (D == 0) m.resize(d);
+        for (std::size_t j = 0; j < d; ++j) m[j] = 0.0;
+        const auto [b, e] = chunk(in.n, threads, t);
+        write_rows(in.x + b * d, b, e - b, d, kind, scale, base, m, codes == nullptr ? nullptr : codes + b,
+                   rows + b * w);
+    });
+    for (std::size_t j = 0; j < d; ++j) {
+        bool off = false;
+        for (const Acc& m : miss) off = off || m[j] != 0.0;
+        inexact[j] = static_cast<char>(kind[j] == 2 && off);
+    }
 }
 
 // Any other column: key = rank among the distinct values (a sort).
@@ -248,7 +280,8 @@ EncodedRows encode_fixed(const MondrianInput& in) {
     enc.columns.resize(d);
     std::vector<double> lo(d), hi(d);
     std::unique_ptr<bool[]> integer(new bool[d]);
-    if (!scan<D>(in, lo.data(), hi.data(), integer.get())) throw_first_bad(in);
+    const std::size_t threads = std::max<std::size_t>(1, std::min(in.threads, n / kRowsPerThread));
+    if (!scan<D>(in, threads, lo.data(), hi.data(), integer.get())) throw_first_bad(in);
 
     std::vector<std::uint32_t> codes;
     if (in.sensitive != nullptr && in.criterion.kind != Diversity::none) {
@@ -271,10 +304,17 @@ EncodedRows encode_fixed(const MondrianInput& in) {
     }
     enc.rows = KeyBuffer(n * enc.width + kRowPadding);
     std::vector<char> inexact(d, 0);
-    write_keys<D>(in, enc.columns, kind, codes.empty() ? nullptr : codes.data(), enc.rows.data(), inexact);
+    write_keys<D>(in, threads, enc.columns, kind, codes.empty() ? nullptr : codes.data(), enc.rows.data(), inexact);
+    std::vector<std::size_t> ranked;
     for (std::size_t j = 0; j < d; ++j) {
-        if (kind[j] == 0 || inexact[j]) rank_column(in, j, enc.columns[j], enc.rows.data());
+        if (kind[j] == 0 || inexact[j]) ranked.push_back(j);
     }
+    std::atomic<std::size_t> taken{0};
+    parallel_for(std::min(threads, ranked.size()), [&](std::size_t) {
+        for (std::size_t i = taken++; i < ranked.size(); i = taken++) {
+            rank_column(in, ranked[i], enc.columns[ranked[i]], enc.rows.data());
+        }
+    });
     return enc;
 }
 

@@ -1,8 +1,10 @@
 #include "mondrian.hpp"
 
 #include "encoding.hpp"
+#include "parallel.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -19,6 +21,7 @@ void validate(const MondrianInput& in) {
     if (in.d == 0) throw std::invalid_argument("at least one quasi-identifier column is required");
     if (in.x == nullptr) throw std::invalid_argument("quasi_identifiers array is missing");
     if (in.categories == nullptr) throw std::invalid_argument("categories array is missing");
+    if (in.threads < 1) throw std::invalid_argument("threads must be >= 1");
     if (in.k < 1) throw std::invalid_argument("k must be >= 1, got " + std::to_string(in.k));
     if (static_cast<std::uint64_t>(in.k) > in.n) {
         throw std::invalid_argument("k = " + std::to_string(in.k) + " is larger than the number of rows (" +
@@ -39,52 +42,94 @@ void validate(const MondrianInput& in) {
 
 namespace {
 
-// Everything one run needs, owned here so that concurrent runs share nothing.
-//
 // The rows are the encoded keys (see encoding.hpp), `width` uint32 words
 // each: d keys, the sensitive code, the original row index. They live in two
 // buffers; a node's rows occupy [b, e) of one of them, and a cut writes the
 // two halves into the same range of the other buffer in one sequential pass
 // (the source stays intact, so a cut found not diverse costs nothing to
-// undo). D is the number of dimensions when known at compile time (0: at run
-// time), so that a row's copy and bounds loops are unrolled.
+// undo). Nodes own disjoint row ranges, so workers on different subtrees
+// never touch the same words.
+struct Shared {
+    Shared(const MondrianInput& input, EncodedRows enc)
+        : in(input),
+          n(enc.n),
+          d(enc.d),
+          cols(std::move(enc.columns)),
+          buf0(std::move(enc.rows)),
+          buf1(buf0.size()),  // the same words, padding included
+          scodes(enc.sensitive_codes),
+          diverse(input.criterion.kind != Diversity::none) {
+        bufs[0] = buf0.data();
+        bufs[1] = buf1.data();
+        gspan.resize(d);
+        for (std::size_t j = 0; j < d; ++j) gspan[j] = cols[j].value(cols[j].max_key) - cols[j].value(0);
+    }
+    const MondrianInput& in;
+    std::size_t n, d;
+    std::vector<KeyColumn> cols;
+    KeyBuffer buf0, buf1;
+    std::uint32_t* bufs[2] = {nullptr, nullptr};
+    std::uint32_t scodes;
+    bool diverse;
+    std::vector<double> gspan;            // each numeric column's range over the table
+    std::vector<std::int64_t> gdistinct;  // each categorical column's distinct values over the table
+};
+
+// A node handed between phases or threads: its rows and its bounds (d
+// minimum keys, then d maximum keys).
+struct Seed {
+    std::size_t b, e;
+    int buf;
+    std::vector<std::uint32_t> bounds;
+};
+
+// A final partition: rows [b, e) of buffer `buf`, bounds at `bounds` in the
+// worker's final_bounds, and its smallest original row index.
+struct Final {
+    std::size_t b, e, bounds;
+    std::uint32_t first;
+    int buf;
+};
+
+// One worker: the scratch of the cut search, so that workers share nothing
+// writable but their own row ranges. D is the number of dimensions when
+// known at compile time (0: at run time), so that a row's copy and bounds
+// loops are unrolled.
 template <std::size_t D>
 class Partitioner {
   public:
-    Partitioner(const MondrianInput& in, EncodedRows enc)
-        : in_(in),
-          n_(enc.n),
-          d_(D > 0 ? D : enc.d),
-          cols_(std::move(enc.columns)),
-          buf0_(std::move(enc.rows)),
-          buf1_(buf0_.size()),  // the same words, padding included
-          scodes_(enc.sensitive_codes) {
-        bufs_[0] = buf0_.data();
-        bufs_[1] = buf1_.data();
-        diverse_ = in.criterion.kind != Diversity::none;
+    explicit Partitioner(const Shared& sh)
+        : sh_(sh),
+          in_(sh.in),
+          n_(sh.n),
+          d_(D > 0 ? D : sh.d),
+          cols_(sh.cols),
+          bufs_(sh.bufs),
+          scodes_(sh.scodes),
+          diverse_(sh.diverse),
+          gspan_(sh.gspan) {
         cnt2_.assign(2 * static_cast<std::size_t>(scodes_), 0);
-        gspan_.resize(d_);
-        gdistinct_.assign(d_, 0);
         kmin_.resize(d_);
         kmax_.resize(d_);
         lo_.resize(2 * d_);
         hi_.resize(2 * d_);
         distinct_.assign(d_, 0);
         span_.resize(d_);
-        for (std::size_t j = 0; j < d_; ++j) {
-            kmin_[j] = 0;
-            kmax_[j] = cols_[j].max_key;
-            gspan_[j] = cols_[j].value(cols_[j].max_key) - cols_[j].value(0);
-        }
         stamps_.assign(d_, {});
         for (std::size_t j = 0; j < d_; ++j) {
-            if (in.categories[j] > 0) stamps_[j].assign(static_cast<std::size_t>(cols_[j].max_key) + 1, 0);
+            if (in_.categories[j] > 0) stamps_[j].assign(static_cast<std::size_t>(cols_[j].max_key) + 1, 0);
         }
-        count_distinct(0, n_, 0);
-        gdistinct_ = distinct_;
     }
 
-    MondrianResult run(std::int64_t* labels) {
+    // The root as a seed, with the table-wide distinct counts; throws when
+    // the table as a whole fails the diversity criterion.
+    Seed root(std::vector<std::int64_t>& gdistinct) {
+        Seed s{0, n_, 0, std::vector<std::uint32_t>(2 * d_, 0)};
+        for (std::size_t j = 0; j < d_; ++j) s.bounds[d_ + j] = cols_[j].max_key;
+        std::copy(s.bounds.begin(), s.bounds.begin() + static_cast<std::ptrdiff_t>(d_), kmin_.begin());
+        std::copy(s.bounds.begin() + static_cast<std::ptrdiff_t>(d_), s.bounds.end(), kmax_.begin());
+        count_distinct(0, n_, 0);
+        gdistinct = distinct_;
         if (diverse_) {
             // The root's counts: every row "left" of a cut that takes them all.
             list_present(0, n_, 0);
@@ -97,61 +142,69 @@ class Partitioner {
                     "(lower l, or use a sensitive attribute with more well-represented values)");
             }
         }
-        struct Item {
-            std::size_t b, e, bounds;
-            int buf;
-        };
-        std::vector<Item> work{{0, n_, push_bounds(kmin_.data(), kmax_.data()), 0}};
-        struct Final {
-            std::size_t b, e, bounds;
-            std::uint32_t first;
-            int buf;
-        };
-        std::vector<Final> finals;
-        std::vector<std::uint32_t> final_bounds;
+        return s;
+    }
+
+    // Cuts one node once: appends its halves to `out`, or records it as final.
+    void expand(const Seed& s, std::vector<Seed>& out) {
+        load(s.bounds.data());
+        const std::size_t cut = s.e - s.b >= 2 * static_cast<std::size_t>(in_.k) ? try_cut(s.b, s.e, s.buf) : 0;
+        if (cut == 0) {
+            finish(s.b, s.e, s.buf);
+            return;
+        }
+        for (int side = 0; side < 2; ++side) {
+            Seed c{side == 0 ? s.b : cut, side == 0 ? cut : s.e, 1 - s.buf, std::vector<std::uint32_t>(2 * d_)};
+            const std::size_t off = static_cast<std::size_t>(side) * d_;
+            std::copy(lo_.begin() + static_cast<std::ptrdiff_t>(off),
+                      lo_.begin() + static_cast<std::ptrdiff_t>(off + d_), c.bounds.begin());
+            std::copy(hi_.begin() + static_cast<std::ptrdiff_t>(off),
+                      hi_.begin() + static_cast<std::ptrdiff_t>(off + d_),
+                      c.bounds.begin() + static_cast<std::ptrdiff_t>(d_));
+            out.push_back(std::move(c));
+        }
+    }
+
+    // Partitions the whole subtree of a node, depth first, into finals().
+    void drain(const Seed& s) {
+        work_.clear();
+        bounds_.clear();
+        work_.push_back({s.b, s.e, push_bounds(s.bounds.data(), s.bounds.data() + d_), s.buf});
         const auto k = static_cast<std::size_t>(in_.k);
-        while (!work.empty()) {
-            const Item it = work.back();
-            work.pop_back();
-            const auto bb = bounds_.begin() + static_cast<std::ptrdiff_t>(it.bounds);
-            std::copy(bb, bb + static_cast<std::ptrdiff_t>(d_), kmin_.begin());
-            std::copy(bb + static_cast<std::ptrdiff_t>(d_), bb + static_cast<std::ptrdiff_t>(2 * d_), kmax_.begin());
+        while (!work_.empty()) {
+            const Item it = work_.back();
+            work_.pop_back();
+            load(bounds_.data() + it.bounds);
             bounds_.resize(it.bounds);  // the stack discipline frees this item's slot
             std::size_t cut = 0;
             if (it.e - it.b >= 2 * k) cut = try_cut(it.b, it.e, it.buf);
             if (cut != 0) {
-                work.push_back({it.b, cut, push_bounds(lo_.data(), hi_.data()), 1 - it.buf});
-                work.push_back({cut, it.e, push_bounds(lo_.data() + d_, hi_.data() + d_), 1 - it.buf});
+                work_.push_back({it.b, cut, push_bounds(lo_.data(), hi_.data()), 1 - it.buf});
+                work_.push_back({cut, it.e, push_bounds(lo_.data() + d_, hi_.data() + d_), 1 - it.buf});
             } else {
-                std::uint32_t first = row(it.buf, it.b)[d_ + 1];
-                for (std::size_t r = it.b + 1; r < it.e; ++r) first = std::min(first, row(it.buf, r)[d_ + 1]);
-                finals.push_back({it.b, it.e, final_bounds.size(), first, it.buf});
-                final_bounds.insert(final_bounds.end(), kmin_.begin(), kmin_.end());
-                final_bounds.insert(final_bounds.end(), kmax_.begin(), kmax_.end());
+                finish(it.b, it.e, it.buf);
             }
         }
-        std::sort(finals.begin(), finals.end(), [](const Final& a, const Final& c) { return a.first < c.first; });
-
-        MondrianResult res;
-        res.partitions = finals.size();
-        res.counts.resize(finals.size());
-        res.mins.resize(finals.size() * d_);
-        res.maxs.resize(finals.size() * d_);
-        for (std::size_t p = 0; p < finals.size(); ++p) {
-            const auto& f = finals[p];
-            res.counts[p] = static_cast<std::int64_t>(f.e - f.b);
-            for (std::size_t j = 0; j < d_; ++j) {
-                res.mins[p * d_ + j] = cols_[j].value(final_bounds[f.bounds + j]);
-                res.maxs[p * d_ + j] = cols_[j].value(final_bounds[f.bounds + d_ + j]);
-            }
-            const auto label = static_cast<std::int64_t>(p);
-            for (std::size_t r = f.b; r < f.e; ++r) labels[row(f.buf, r)[d_ + 1]] = label;
-        }
-        return res;
     }
+
+    const std::vector<Final>& finals() const { return finals_; }
+    const std::vector<std::uint32_t>& final_bounds() const { return final_bounds_; }
 
   private:
     std::size_t width() const { return D > 0 ? D + 2 : d_ + 2; }
+
+    void load(const std::uint32_t* bounds) {
+        std::copy(bounds, bounds + d_, kmin_.begin());
+        std::copy(bounds + d_, bounds + 2 * d_, kmax_.begin());
+    }
+
+    void finish(std::size_t b, std::size_t e, int buf) {
+        // Cuts keep each side in its order and the root is in row order, so
+        // a partition's first row has its smallest index.
+        finals_.push_back({b, e, final_bounds_.size(), row(buf, b)[d_ + 1], buf});
+        final_bounds_.insert(final_bounds_.end(), kmin_.begin(), kmin_.end());
+        final_bounds_.insert(final_bounds_.end(), kmax_.begin(), kmax_.end());
+    }
     std::uint32_t* row(int buf, std::size_t r) const { return bufs_[buf] + r * width(); }
 
     std::size_t push_bounds(const std::uint32_t* mn, const std::uint32_t* mx) {
@@ -268,7 +321,7 @@ class Partitioner {
 
     // Writes rows [b, e) of buffer `src` into the same range of the other
     // buffer, the `left` rows for which goes_left holds first, each side in
-    // its original order, counting each side's sensitive codes when needed.
+    // its order (stable), counting each side's sensitive codes when needed.
     template <class GoesLeft>
     void split(std::size_t b, std::size_t e, int src, std::size_t left, GoesLeft goes_left) {
         const std::size_t w = width();
@@ -375,7 +428,7 @@ class Partitioner {
         for (std::size_t j = 0; j < d_; ++j) {
             if (in_.categories[j] > 0) {
                 if (distinct_[j] < 2) continue;
-                span_[j] = static_cast<double>(distinct_[j]) / static_cast<double>(gdistinct_[j]);
+                span_[j] = static_cast<double>(distinct_[j]) / static_cast<double>(sh_.gdistinct[j]);
             } else {
                 if (kmax_[j] == kmin_[j]) continue;
                 span_[j] = (cols_[j].value(kmax_[j]) - cols_[j].value(kmin_[j])) / gspan_[j];
@@ -435,30 +488,99 @@ class Partitioner {
         return 0;
     }
 
+    const Shared& sh_;
     const MondrianInput& in_;
     std::size_t n_, d_;
-    std::vector<KeyColumn> cols_;
-    KeyBuffer buf0_, buf1_;
-    std::uint32_t* bufs_[2] = {nullptr, nullptr};
+    const std::vector<KeyColumn>& cols_;
+    std::uint32_t* const* bufs_;
     std::uint32_t scodes_;
-    bool diverse_ = false;
+    bool diverse_;
+    const std::vector<double>& gspan_;
     std::vector<std::int64_t> cnt2_;  // [2, scodes_]: left then right counts of the cut being tried
-    std::vector<double> gspan_, span_;
+    std::vector<double> span_;
     std::vector<std::uint32_t> kmin_, kmax_, lo_, hi_;  // the node's bounds; the halves' (left d, right d)
     std::vector<std::uint32_t> bounds_;                 // the work stack's bounds, 2d keys per item
-    std::vector<std::int64_t> distinct_, gdistinct_;
+    std::vector<std::int64_t> distinct_;
     std::vector<std::vector<std::uint32_t>> stamps_;
     std::uint32_t epoch_ = 0;
     std::vector<std::int64_t> counts_, scratch_;
     std::vector<std::uint32_t> present_, tmp_, hist_, ties_;
     std::vector<char> seen_;
     std::vector<std::size_t> order_;
+    struct Item {
+        std::size_t b, e, bounds;
+        int buf;
+    };
+    std::vector<Item> work_;
+    std::vector<Final> finals_;
+    std::vector<std::uint32_t> final_bounds_;
 };
+
+// Below this many rows a table is partitioned on one thread: starting
+// threads costs more than the work they would share.
+constexpr std::size_t kRowsPerThread = 16384;
 
 template <std::size_t D>
 MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, std::int64_t* labels) {
-    Partitioner<D> p(input, std::move(enc));
-    return p.run(labels);
+    Shared sh(input, std::move(enc));
+    const std::size_t n = sh.n, d = sh.d;
+    const std::size_t threads = std::max<std::size_t>(1, std::min(input.threads, n / kRowsPerThread));
+    std::vector<std::unique_ptr<Partitioner<D>>> workers;
+    workers.push_back(std::make_unique<Partitioner<D>>(sh));
+    std::vector<Seed> seeds{workers[0]->root(sh.gdistinct)};
+    if (threads > 1) {
+        // Breadth first on one thread until there are a few subtrees per
+        // thread, then the largest first, each to the next free worker.
+        std::vector<Seed> next;
+        while (!seeds.empty() && seeds.size() < 8 * threads) {
+            next.clear();
+            for (const auto& s : seeds) workers[0]->expand(s, next);
+            seeds.swap(next);
+        }
+        std::sort(seeds.begin(), seeds.end(), [](const Seed& a, const Seed& c) { return a.e - a.b > c.e - c.b; });
+        for (std::size_t t = 1; t < threads; ++t) workers.push_back(std::make_unique<Partitioner<D>>(sh));
+    }
+    std::atomic<std::size_t> taken{0};
+    parallel_for(workers.size(), [&](std::size_t t) {
+        for (std::size_t i = taken++; i < seeds.size(); i = taken++) workers[t]->drain(seeds[i]);
+    });
+
+    // Final partitions of every worker, numbered by their smallest row index.
+    struct Ref {
+        std::uint32_t first;
+        std::uint32_t worker;
+        std::size_t index;
+    };
+    std::vector<Ref> refs;
+    for (std::size_t t = 0; t < workers.size(); ++t) {
+        const auto& fs = workers[t]->finals();
+        for (std::size_t i = 0; i < fs.size(); ++i) refs.push_back({fs[i].first, static_cast<std::uint32_t>(t), i});
+    }
+    std::sort(refs.begin(), refs.end(), [](const Ref& a, const Ref& c) { return a.first < c.first; });
+    MondrianResult res;
+    res.partitions = refs.size();
+    res.counts.resize(refs.size());
+    res.mins.resize(refs.size() * d);
+    res.maxs.resize(refs.size() * d);
+    const std::size_t w = d + 2;
+    parallel_for(workers.size(), [&](std::size_t t) {
+        const auto [begin, end] = chunk(refs.size(), workers.size(), t);
+        for (std::size_t p = begin; p < end; ++p) {
+            const auto& wk = *workers[refs[p].worker];
+            const Final& f = wk.finals()[refs[p].index];
+            const std::uint32_t* fb = wk.final_bounds().data() + f.bounds;
+            res.counts[p] = static_cast<std::int64_t>(f.e - f.b);
+            for (std::size_t j = 0; j < d; ++j) {
+                res.mins[p * d + j] = sh.cols[j].value(fb[j]);
+                res.maxs[p * d + j] = sh.cols[j].value(fb[d + j]);
+            }
+            const auto label = static_cast<std::int64_t>(p);
+            const std::uint32_t* rows = sh.bufs[f.buf];
+            for (std::size_t r = f.b; r < f.e; ++r) labels[rows[r * w + d + 1]] = label;
+        }
+    });
+    (void)n;
+    return res;
 }
 
 }  // namespace

@@ -39,6 +39,9 @@ struct MondrianInput {
     std::int64_t k = 1;
     Criterion criterion{};
     bool relaxed = false;
+    // Worker threads (>= 1). Subtrees are independent, so after the first
+    // cuts they are shared out; the result does not depend on the count.
+    std::size_t threads = 1;
 };
 
 struct MondrianResult {

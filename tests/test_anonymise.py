@@ -180,3 +180,27 @@ def test_verify_hand_computed() -> None:
     assert v.recursive_l == 2
     # t: overall x 5, y 3, z 2; A: .5,.25,.25 ; B: .5,.333,.167 ; equal-distance EMD
     assert v.t == pytest.approx(max(0.5 * (0 + 0.05 + 0.05), 0.5 * (0 + abs(1 / 3 - 0.3) + abs(1 / 6 - 0.2))))
+
+
+@pytest.mark.parametrize("threads", [0, 2.5, True, "2"])
+def test_anonymise_refuses_bad_threads(threads: object) -> None:
+    df = pd.DataFrame({"age": [30, 31, 40, 41]})
+    with pytest.raises(ValueError, match="threads must be"):
+        medanon.anonymise(df, ["age"], k=2, threads=threads)  # type: ignore[arg-type]
+
+
+def test_anonymise_same_release_on_one_or_two_threads() -> None:
+    rng = np.random.default_rng(3)
+    n = 40_000
+    df = pd.DataFrame(
+        {
+            "age": rng.integers(0, 95, n),
+            "weight": np.round(rng.normal(75, 12, n), 1),
+            "sex": rng.choice(["F", "M"], n),
+            "dx": rng.choice(list("abcdefgh"), n),
+        }
+    )
+    one = medanon.anonymise(df, ["age", "weight", "sex"], "dx", k=6, l=3, threads=1)
+    two = medanon.anonymise(df, ["age", "weight", "sex"], "dx", k=6, l=3, threads=2)
+    np.testing.assert_array_equal(one.labels, two.labels)
+    pd.testing.assert_frame_equal(one.table, two.table)

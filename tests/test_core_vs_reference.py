@@ -191,3 +191,24 @@ def test_every_key_encoding_agrees(case: tuple[list[int], str, str, float, float
     core, ref = _core.mondrian(*args), reference.mondrian(*args)
     for a, b in zip(core, ref, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("mode", ["strict", "relaxed"])
+def test_threads_do_not_change_the_partitions(mode: str) -> None:
+    # Large enough (>= 16384 rows a thread) that 2 and 3 threads really share subtrees.
+    rng = np.random.default_rng(5)
+    n = 60_000
+    x, cats = _encodings_table(rng, n)
+    s = rng.integers(0, 9, n).astype(np.int32)
+    one = _core.mondrian(x, s, cats, 8, "entropy", 2.0, 1.0, mode, 1)
+    for threads in (2, 3):
+        many = _core.mondrian(x, s, cats, 8, "entropy", 2.0, 1.0, mode, threads)
+        for a, b in zip(one, many, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1025])
+def test_bad_thread_counts_are_refused(threads: int) -> None:
+    x = np.zeros((4, 1))
+    with pytest.raises(ValueError, match="threads must be"):
+        _core.mondrian(x, np.zeros(0, np.int32), np.zeros(1, np.int64), 2, "none", 1.0, 1.0, "strict", threads)

@@ -14,6 +14,7 @@ def mondrian(
     l: float,
     c: float,
     mode: str,
+    threads: int = 1,
 ) -> tuple[
     npt.NDArray[np.int64],
     npt.NDArray[np.float64],

@@ -63,6 +63,7 @@ def _cmd_table(args: argparse.Namespace) -> int:
                 mode=args.mode,
                 output=args.output_form,
                 missing=args.missing,
+                threads=args.threads,
             )
             status.update("writing the release")
             write_table(result.table, dst)
@@ -161,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="rows with missing quasi-identifiers: fail (default) or leave them out",
     )
     t.add_argument("--dates", type=_list, help="columns to parse as dates")
+    t.add_argument(
+        "--threads", type=_positive_int, default=None, help="threads for the partitioning (default: every core)"
+    )
     t.add_argument("--report", help="write the JSON report here")
     t.add_argument("--plot", help="save the partition figure here (PNG, SVG, PDF)")
     t.add_argument("--plot-axes", type=_list, help="the two quasi-identifiers of the figure")

@@ -147,8 +147,12 @@ def anonymise(
     output: OutputForm = "generalised",
     categorical_order: Mapping[str, Sequence[Any]] | None = None,
     missing: MissingPolicy = "error",
+    threads: int | None = None,
 ) -> AnonymisationResult:
     """:func:`medanon.anonymise`, partitioned by this module's :func:`mondrian`.
+
+    ``threads`` is accepted so that the two functions can be swapped; the
+    reference always runs on one thread.
 
     Examples
     --------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from medanon.privacy.metrics import average_class_size, discernibility, ncp
 from medanon.privacy.verify import verify
 from medanon.report import TableReport
 from medanon.tabular.encode import EncodedTable, encode
-from medanon.tabular.partitioning import Partitioning, partition_with_core
+from medanon.tabular.partitioning import Partitioning, partition_with_core, resolve_threads
 from medanon.tabular.release import OUTPUT_FORMS, OutputForm, build_release
 
 Mode = Literal["strict", "relaxed"]
@@ -187,6 +188,7 @@ def anonymise(
     output: OutputForm = "generalised",
     categorical_order: Mapping[str, Sequence[Any]] | None = None,
     missing: MissingPolicy = "error",
+    threads: int | None = None,
 ) -> AnonymisationResult:
     """Make a table k-anonymous and l-diverse with Mondrian, keeping its statistics.
 
@@ -220,6 +222,9 @@ def anonymise(
     missing : {"error", "suppress"}
         Missing or infinite quasi-identifiers (or sensitive values) raise by
         default; "suppress" leaves those rows out of the release and counts them.
+    threads : int, optional
+        Threads for the partitioning (default: every available core). The
+        release is the same whatever the number.
 
     Returns
     -------
@@ -260,6 +265,6 @@ def anonymise(
         output=output,
         categorical_order=categorical_order,
         missing=missing,
-        partitioner=partition_with_core,
+        partitioner=functools.partial(partition_with_core, threads=resolve_threads(threads)),
         engine="core",
     )

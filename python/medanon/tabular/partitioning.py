@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,14 +54,46 @@ class Partitioning:
         )
 
 
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity, where the OS has one).
+
+    Examples
+    --------
+    >>> available_cores() >= 1
+    True
+    """
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def resolve_threads(threads: int | None) -> int:
+    """``threads`` checked, or every available core when None.
+
+    Examples
+    --------
+    >>> resolve_threads(2)
+    2
+    """
+    if threads is None:
+        return available_cores()
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= 1024:
+        raise ValueError(f"threads must be an integer from 1 to 1024 or None (every core), got {threads!r}")
+    return int(threads)
+
+
 def partition_with_core(
     x: npt.NDArray[np.float64],
     sensitive: npt.NDArray[np.int32],
     categories: npt.NDArray[np.int64],
     criterion: Criterion,
     mode: str,
+    threads: int | None = 1,
 ) -> Partitioning:
     """Run the C++ core on already-encoded, C-contiguous arrays.
+
+    ``threads`` workers share the subtrees (None: every available core); the
+    partitions do not depend on it.
 
     Examples
     --------
@@ -70,6 +103,14 @@ def partition_with_core(
     array([2, 2])
     """
     labels, mins, maxs, counts = _core.mondrian(
-        x, sensitive, categories, criterion.k, criterion.diversity, criterion.l, criterion.c, mode
+        x,
+        sensitive,
+        categories,
+        criterion.k,
+        criterion.diversity,
+        criterion.l,
+        criterion.c,
+        mode,
+        resolve_threads(threads),
     )
     return Partitioning(labels=labels, mins=mins, maxs=maxs, counts=counts)
