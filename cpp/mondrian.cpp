@@ -529,10 +529,12 @@ MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, std::int64
     workers.push_back(std::make_unique<Partitioner<D>>(sh));
     std::vector<Seed> seeds{workers[0]->root(sh.gdistinct)};
     if (threads > 1) {
-        // Breadth first on one thread until there are a few subtrees per
-        // thread, then the largest first, each to the next free worker.
+        // Breadth first on one thread until there are two subtrees per
+        // thread (median cuts make them nearly equal; the levels done on one
+        // thread are the part that does not get faster), then the largest
+        // first, each to the next free worker.
         std::vector<Seed> next;
-        while (!seeds.empty() && seeds.size() < 8 * threads) {
+        while (!seeds.empty() && seeds.size() < 2 * threads) {
             next.clear();
             for (const auto& s : seeds) workers[0]->expand(s, next);
             seeds.swap(next);
