@@ -2,7 +2,8 @@
 
     python -m pytest bench/bench_mondrian.py --benchmark-only --benchmark-columns=min,mean,rounds
 
-All three partition the same table (8 quasi-identifiers, k = 10, distinct l = 3).
+All three partition the same table (8 quasi-identifiers, k = 10, distinct l = 3);
+the core on one thread and on every available core.
 The naive baseline runs once per size (it takes minutes at 100k rows).
 """
 
@@ -20,14 +21,16 @@ import data
 import naive_pandas
 
 from medanon import _core, reference
+from medanon.tabular.partitioning import available_cores
 
 K, L = 10, 3.0
 
 
+@pytest.mark.parametrize("threads", [1, available_cores()])
 @pytest.mark.parametrize("n", [10_000, 100_000])
-def test_core(benchmark: Any, n: int) -> None:
+def test_core(benchmark: Any, n: int, threads: int) -> None:
     x, s, cats = data.arrays(n)
-    _, _, _, counts = benchmark(_core.mondrian, x, s, cats, K, "distinct", L, 1.0, "strict")
+    _, _, _, counts = benchmark(_core.mondrian, x, s, cats, K, "distinct", L, 1.0, "strict", threads)
     assert counts.min() >= K
 
 

@@ -1,8 +1,10 @@
 """Scaling of the C++ core: 10k .. 10M rows, 8 quasi-identifiers, k = 10, distinct l = 3.
 
-Prints rows/s and peak memory (relative to the input arrays) per size, the
+Prints rows/s and peak memory (relative to the input arrays) per size, for the
+core on one thread ("core") and on every available core ("core-N"), the
 reference and naive pandas times side by side at the small sizes, and saves a
-plot. Each size runs in a fresh subprocess so that peak memory is its own.
+plot. Each size and engine runs in a fresh subprocess so that peak memory is
+its own; the core and the reference take the best of 3 runs, naive pandas one.
 
     python bench/scaling.py [--max-rows 10000000] [--out bench/results]
 """
@@ -33,6 +35,7 @@ def measure_one(n: int, engine: str, repeats: int) -> dict[str, float]:
     import data
 
     from medanon import _core, reference
+    from medanon.tabular.partitioning import available_cores
 
     x, s, cats = data.arrays(n)
     input_bytes = x.nbytes + s.nbytes + cats.nbytes
@@ -46,8 +49,9 @@ def measure_one(n: int, engine: str, repeats: int) -> dict[str, float]:
             can_reset = False
         base = _rss_kib("VmRSS")
         t0 = time.perf_counter()
-        if engine == "core":
-            out = _core.mondrian(x, s, cats, 10, "distinct", 3.0, 1.0, "strict")
+        if engine.startswith("core"):
+            threads = 1 if engine == "core" else available_cores()
+            out = _core.mondrian(x, s, cats, 10, "distinct", 3.0, 1.0, "strict", threads)
         elif engine == "reference":
             out = reference.mondrian(x, s, cats, 10, "distinct", 3.0, 1.0, "strict")
         else:
@@ -100,6 +104,10 @@ def main() -> None:
         print(json.dumps(measure_one(args.one, args.engine, args.repeats)))
         return
 
+    from medanon.tabular.partitioning import available_cores
+
+    cores = available_cores()
+    many = f"core-{cores}"
     sizes = [n for n in (10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000) if n <= args.max_rows]
     rows = []
     print(
@@ -107,9 +115,11 @@ def main() -> None:
         f"{'peak MiB':>9} {'peak/input':>10}"
     )
     for n in sizes:
-        engines = ["core"] + (["reference", "naive"] if n <= args.baselines_up_to else [])
+        engines = (
+            ["core"] + ([many] if cores > 1 else []) + (["reference", "naive"] if n <= args.baselines_up_to else [])
+        )
         for e in engines:
-            r = run_sub(n, e, 3 if e == "core" else 1)
+            r = run_sub(n, e, 1 if e == "naive" else 3)
             rows.append(r)
             print(
                 f"{n:>10,} {e:>10} {r['seconds']:>9.4f} {r['rows_per_s']:>12,.0f} {r['input_mib']:>10.1f} "
@@ -119,10 +129,11 @@ def main() -> None:
     print("\nspeed-up of the core (same run):")
     for n in sizes:
         if (n, "reference") in by:
-            print(
-                f"  {n:>9,} rows: {by[(n, 'reference')] / by[(n, 'core')]:8.0f}x reference, "
-                f"{by[(n, 'naive')] / by[(n, 'core')]:8.0f}x naive pandas"
-            )
+            for e in ["core"] + ([many] if cores > 1 else []):
+                print(
+                    f"  {n:>9,} rows, {e:>7}: {by[(n, 'reference')] / by[(n, e)]:8.0f}x reference, "
+                    f"{by[(n, 'naive')] / by[(n, e)]:8.0f}x naive pandas"
+                )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "scaling.json").write_text(json.dumps(rows, indent=2))
@@ -131,16 +142,18 @@ def main() -> None:
 
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
-    for e, style in [("core", "o-"), ("reference", "s--"), ("naive", "^:")]:
+    for e, style in [("core", "o-"), (many, "o-."), ("reference", "s--"), ("naive", "^:")]:
         pts = [(r["rows"], r["seconds"]) for r in rows if r["engine"] == e]
         if pts:
             ax1.loglog(*zip(*pts, strict=True), style, label=e)
     ax1.set_xlabel("rows")
-    ax1.set_ylabel("seconds (best of 3 for the core)")
+    ax1.set_ylabel("seconds (best of 3; naive pandas: 1 run)")
     ax1.set_title("Mondrian, 8 QIs, k = 10, distinct l = 3")
     ax1.legend()
-    core = [r for r in rows if r["engine"] == "core"]
-    ax2.semilogx([r["rows"] for r in core], [r["peak_over_input"] for r in core], "o-")
+    for e, style in [("core", "o-"), (many, "o-.")]:
+        pts = [(r["rows"], r["peak_over_input"]) for r in rows if r["engine"] == e]
+        if pts:
+            ax2.semilogx(*zip(*pts, strict=True), style, label=e)
     ax2.axhline(3.0, color="red", linestyle=":", label="3x target")
     ax2.set_xlabel("rows")
     ax2.set_ylabel("peak memory / input arrays")
