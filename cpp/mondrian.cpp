@@ -368,8 +368,10 @@ class Partitioner {
                 for (std::size_t c = 0; c < C; ++c) {
                     v4 v;
                     std::memcpy(&v, p + 4 * c, sizeof v);
-                    lo[c] = v < lo[c] ? v : lo[c];
-                    hi[c] = v > hi[c] ? v : hi[c];
+                    // Masks and bitwise selects, not ?: on vectors, which older compilers lack.
+                    const v4 below = v < lo[c], above = v > hi[c];
+                    lo[c] = (v & below) | (lo[c] & ~below);
+                    hi[c] = (v & above) | (hi[c] & ~above);
                 }
             }
             for (std::size_t j = 0; j < D; ++j) {
