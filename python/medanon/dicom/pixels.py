@@ -153,6 +153,7 @@ _HALF_MIN = 128
 # points of synthetic recall: character fragments have no common baseline)
 _ROW_IQR = 0.8  # height interquartile range <= 0.8 median height (not blobs)
 _ROW_TALL = 2.2  # row height <= 2.2 median heights (one row, ascenders and descenders)
+_TRIM_H = 1.5  # a row's outliers: characters taller than 1.5 median heights (or off its band)
 _GROW_CAP = 3  # a line grows at most this many heights a side
 _GROW_OUT = 0.3  # ... through strokes reaching at most 0.3 height above or below it
 _SPLIT_LEVELS = (4.0,)  # oversized components: cut again at these multiples of the threshold
@@ -490,10 +491,18 @@ def _join(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, i
     return [(int(v[0]), int(v[1]), int(v[2]), int(v[3])) for v in out]
 
 
+def _one_row(same: npt.NDArray[np.float64], hm: float) -> bool:
+    """Characters of like heights (height IQR <= 0.8 median: not blobs) in one row."""
+    q1, q3 = _quartiles(same[:, _H])
+    y0, y1 = same[:, _Y].min(), (same[:, _Y] + same[:, _H]).max()
+    return bool(q3 - q1 <= _ROW_IQR * hm and y1 - y0 <= _ROW_TALL * hm)
+
+
 def _row_line(
     mem: npt.NDArray[np.float64],
     strokes: tuple[npt.NDArray[Any], npt.NDArray[Any]],
     p: _Params,
+    trim: bool = False,
 ) -> list[tuple[int, int, int, int, float, float]]:
     """The lines of one row of characters (empty when it does not look like text).
 
@@ -507,23 +516,25 @@ def _row_line(
     and few share one); a set that is not a line ends the search.  The
     polarity whose lines hold more characters (then: taller ones; the gaps
     between bright letters are dark characters too, but shorter) gives the
-    row's lines.
+    row's lines.  A polarity with one character in the row has a line when
+    it is one wide, well separated component crossed by several strokes
+    (touching letters of small text; the gaps between them are characters of
+    the other polarity).  With `trim`, a set whose heights are unlike or that
+    is too tall for one row is tested again without the characters taller
+    than 1.5 median heights or off the row's median band, when at least half
+    of it is left.
     """
-    if len(mem) == 1:
-        c = mem[0]
-        if (
-            c[_W] >= 2.5 * c[_H]
-            and c[_SEP] >= p.word_sep
-            and _crossings(strokes[int(c[_POL])], c) >= p.word_cuts
-        ):
-            return [(int(c[_X]), int(c[_Y]), int(c[_W]), int(c[_H]), float(c[_POL]), float(c[_PEAK]))]
-        return []
     best: list[tuple[int, int, int, int, float, float]] = []
     best_n = (0, 0.0)
     for pol in (0.0, 1.0):
         rest = mem[mem[:, _POL] == pol]
         found: list[tuple[int, int, int, int, float, float]] = []
         n_found = (0, 0.0)
+        if len(rest) == 1:
+            c = rest[0]
+            if c[_W] >= 2.5 * c[_H] and c[_SEP] >= p.word_sep and _crossings(strokes[int(c[_POL])], c) >= p.word_cuts:
+                found = [(int(c[_X]), int(c[_Y]), int(c[_W]), int(c[_H]), pol, float(c[_PEAK]))]
+                n_found = (1, float(c[_H]))
         while len(rest) >= 2:
             pk = rest[:, _PEAK]
             tol = max(6.0, 0.12 * _median(rest[:, _RESP]))
@@ -536,15 +547,26 @@ def _row_line(
             if len(same) < max(2, (len(same) + len(rest)) // 2):
                 break
             hm = _median(same[:, _H])
+            if not _one_row(same, hm):
+                # a character merged with a structure beside the line (an
+                # edge, a blob) makes the row too tall or its heights unlike;
+                # when asked, drop the characters off the row's median band
+                # and test the rest, if they still hold most of the row
+                cy = same[:, _Y] + same[:, _H] / 2
+                core = same[(same[:, _H] <= _TRIM_H * hm) & (np.abs(cy - _median(cy)) <= 0.5 * hm)]
+                if (
+                    trim
+                    and 2 * len(core) >= len(same)
+                    and len(core) >= max(2, (len(same) + len(rest)) // 2)
+                    and _one_row(core, _median(core[:, _H]))
+                ):
+                    same, hm = core, _median(core[:, _H])
+                else:
+                    # a set that is not a line ends the search: what is left of
+                    # a row that holds no line is as likely speckle as a second line
+                    break
             x0, x1 = same[:, _X].min(), (same[:, _X] + same[:, _W]).max()
             y0, y1 = same[:, _Y].min(), (same[:, _Y] + same[:, _H]).max()
-            q1, q3 = _quartiles(same[:, _H])
-            # a set that is not a line ends the search: what is left of a
-            # row that holds no line is as likely speckle as a second line
-            if q3 - q1 > _ROW_IQR * hm:
-                break  # characters of unlike heights: blobs
-            if y1 - y0 > _ROW_TALL * hm:
-                break  # not one row
             if x1 - x0 >= _EXTENT * hm:
                 found.append((int(x0), int(y0), int(x1 - x0), int(y1 - y0), pol, _median(same[:, _PEAK])))
                 n_found = (n_found[0] + len(same), n_found[1] + float(same[:, _H].sum()))
@@ -595,6 +617,7 @@ def _lines(
                 # the counters and gaps of one polarity can bridge two close
                 # lines of the other into one row too tall to be a line: split
                 # each polarity into rows of its own and test those
+                n_split = len(split)
                 for pol in (0.0, 1.0):
                     sub = mem[mem[:, _POL] == pol]
                     if len(sub) < 2:
@@ -604,6 +627,10 @@ def _lines(
                         continue
                     for r in rows:
                         split += [f[:4] for f in _row_line(r, strokes, p)]
+                if len(split) == n_split:  # no line either way: without its outliers
+                    out += _row_line(mem, strokes, p, True)
+            elif not lines:  # without its outliers (a blob on the row, a stray grain)
+                out += _row_line(mem, strokes, p, True)
             else:
                 out += lines
     if p.min_d > 0:  # half pass: thick characters only, boxes as found
