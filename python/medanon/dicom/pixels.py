@@ -153,6 +153,7 @@ _HALF_MIN = 128
 # points of synthetic recall: character fragments have no common baseline)
 _ROW_IQR = 0.8  # height interquartile range <= 0.8 median height (not blobs)
 _ROW_TALL = 2.2  # row height <= 2.2 median heights (one row, ascenders and descenders)
+_WORD_SMALL = 16  # touching letters: text up to 16 px tall (1-3 px strokes, anti-aliasing)
 _TRIM_H = 1.5  # a row's outliers: characters taller than 1.5 median heights (or off its band)
 _GROW_CAP = 3  # a line grows at most this many heights a side
 _GROW_OUT = 0.3  # ... through strokes reaching at most 0.3 height above or below it
@@ -165,8 +166,10 @@ _COLOUR_OWN = 0.05  # lines with < 5% of their box in their colour do not extend
 _COLOUR_KEEP, _COLOUR_OVER = 0.4, 3.0  # a window: >= 0.4 x the line's share, >= 3 x above/below
 _EXTEND_CAP = 20  # at most 20 heights a side
 _BAR = 0.4  # a solid component is a bar (I, l, 1, -) when its width <= 0.4 height, or the reverse
-_HALF_D = 2.5  # half pass: mean stroke distance >= 2.5 (strokes >= ~8 px there, 16 here)
-_HALF_SEEN = 0.4  # ... and its lines count when the full pass's cover < 0.4 of their box
+# half pass: mean stroke distance >= 2.2 (strokes >= ~7 px there, 14 here:
+# the 15 px top-hat breaks such strokes where they join; 2.0 masked speckle)
+_HALF_D = 2.2
+_HALF_SEEN = 0.5  # ... and its lines count when the full pass's lines span < half their columns
 
 # columns of the character table built by _characters
 _X, _Y, _W, _H, _RESP, _PEAK, _SEP, _POL = range(8)
@@ -519,8 +522,8 @@ def _row_line(
     between bright letters are dark characters too, but shorter) gives the
     row's lines.  A polarity with one character in the row has a line when
     it is one wide, well separated component crossed by several strokes
-    (touching letters of small text; the gaps between them are characters of
-    the other polarity).  With `trim`, a set whose heights are unlike or that
+    (touching letters; when the row holds characters of the other polarity,
+    the gaps between them, only up to ``_WORD_SMALL`` tall).  With `trim`, a set whose heights are unlike or that
     is too tall for one row is tested again without the characters taller
     than 1.5 median heights or off the row's median band, when at least half
     of it is left.
@@ -531,7 +534,9 @@ def _row_line(
         rest = mem[mem[:, _POL] == pol]
         found: list[tuple[int, int, int, int, float, float]] = []
         n_found = (0, 0.0)
-        if len(rest) == 1:
+        # beside characters of the other polarity, only a small word (a
+        # streak of speckle or a fibre is as wide and crossed as often)
+        if len(rest) == 1 and (len(mem) == 1 or rest[0, _H] <= _WORD_SMALL):
             c = rest[0]
             if c[_W] >= 2.5 * c[_H] and c[_SEP] >= p.word_sep and _crossings(strokes[int(c[_POL])], c) >= p.word_cuts:
                 found = [(int(c[_X]), int(c[_Y]), int(c[_W]), int(c[_H]), pol, float(c[_PEAK]))]
@@ -635,7 +640,7 @@ def _lines(
             else:
                 out += lines
     if p.min_d > 0:  # half pass: thick characters only, boxes as found
-        return [b[:4] for b in out] + split
+        return _join([b[:4] for b in out] + split)
     return _join([_extend(_grow(b[:4], strokes), b[4], b[5], g) for b in out] + split)
 
 
@@ -810,11 +815,11 @@ def _thick_only(
 
     A line found by both is held better by the full pass (its box is grown
     along the line's own rows); the half-resolution box adds only an
-    overhang of fringe and anatomy above and below it (0.002-0.005 of
-    collateral on 512 px frames, no recall).  A half-resolution line is
-    dropped when the full pass's lines cover at least ``_HALF_SEEN`` of its
-    box (synthetic text: 0.47-1.0; strokes wider than the kernel, whose
-    full-pass pieces are small: 0-0.03).
+    overhang of fringe, speckle and anatomy above and below it (0.002-0.005
+    of collateral on 512 px frames, no recall).  A half-resolution line is
+    dropped when the full pass's lines span at least ``_HALF_SEEN`` of its
+    columns (lines found by both: 0.8-1.0 on synthetic frames; strokes too
+    thick for the kernel, of which the full pass finds pieces: 0-0.2).
     """
     if not lines or not thick:
         return thick
@@ -822,7 +827,7 @@ def _thick_only(
     out = []
     for x, y, w, h in thick:
         inside = [(a - x, b - y, c, d) for a, b, c, d in full if a < x + w and a + c > x and b < y + h and b + d > y]
-        if not inside or boxes_mask(inside, (h, w)).mean() < _HALF_SEEN:
+        if not inside or boxes_mask(inside, (h, w)).any(axis=0).mean() < _HALF_SEEN:
             out.append((x, y, w, h))
     return out
 
