@@ -581,6 +581,28 @@ def _row_line(
     return best
 
 
+def _clear_line(
+    mem: npt.NDArray[np.float64],
+    strokes: tuple[npt.NDArray[Any], npt.NDArray[Any]],
+    p: _Params,
+) -> list[tuple[int, int, int, int, float, float]]:
+    """The lines of a row that holds none as it is: without its outliers, then of its clear characters.
+
+    A line running from a plain surround into speckle keeps its letters on
+    the plain side clear of their surround (separation >= ``p.word_sep``);
+    in the speckle they merge with grains, whose peaks are spread, so the
+    letters of the line's colour are fewer than half the row.  At least
+    three clear characters are needed (clear grains are rare in speckle).
+    """
+    lines = _row_line(mem, strokes, p, True)
+    if lines:
+        return lines
+    clear = mem[mem[:, _SEP] >= p.word_sep]
+    if len(clear) < 3 or len(clear) == len(mem):
+        return []
+    return _row_line(clear, strokes, p, True)
+
+
 def _lines(
     chars: npt.NDArray[np.float64],
     strokes: tuple[npt.NDArray[Any], npt.NDArray[Any]],
@@ -634,9 +656,9 @@ def _lines(
                     for r in rows:
                         split += [f[:4] for f in _row_line(r, strokes, p)]
                 if len(split) == n_split:  # no line either way: without its outliers
-                    out += _row_line(mem, strokes, p, True)
+                    out += _clear_line(mem, strokes, p)
             elif not lines:  # without its outliers (a blob on the row, a stray grain)
-                out += _row_line(mem, strokes, p, True)
+                out += _clear_line(mem, strokes, p)
             else:
                 out += lines
     if p.min_d > 0:  # half pass: thick characters only, boxes as found
