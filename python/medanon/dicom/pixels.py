@@ -154,6 +154,7 @@ _HALF_MIN = 128
 _ROW_IQR = 0.8  # height interquartile range <= 0.8 median height (not blobs)
 _ROW_TALL = 2.2  # row height <= 2.2 median heights (one row, ascenders and descenders)
 _WORD_SMALL = 16  # touching letters: text up to 16 px tall (1-3 px strokes, anti-aliasing)
+_OTHER_OVER = 0.3  # ... a line of the other polarity adds when <= 0.3 of its width is over them
 _TRIM_H = 1.5  # a row's outliers: characters taller than 1.5 median heights (or off its band)
 _GROW_CAP = 3  # a line grows at most this many heights a side
 _GROW_OUT = 0.3  # ... through strokes reaching at most 0.3 height above or below it
@@ -520,7 +521,9 @@ def _row_line(
     and few share one); a set that is not a line ends the search.  The
     polarity whose lines hold more characters (then: taller ones; the gaps
     between bright letters are dark characters too, but shorter) gives the
-    row's lines.  A polarity with one character in the row has a line when
+    row's lines; a line of the other polarity is added when at most 0.3 of
+    its width lies over them (a line whose letters change polarity where it
+    crosses a brighter structure).  A polarity with one character in the row has a line when
     it is one wide, well separated component crossed by several strokes
     (touching letters; when the row holds characters of the other polarity,
     the gaps between them, only up to ``_WORD_SMALL`` tall).  With `trim`, a set whose heights are unlike or that
@@ -529,6 +532,7 @@ def _row_line(
     of it is left.
     """
     best: list[tuple[int, int, int, int, float, float]] = []
+    other: list[tuple[int, int, int, int, float, float]] = []
     best_n = (0, 0.0)
     for pol in (0.0, 1.0):
         rest = mem[mem[:, _POL] == pol]
@@ -577,7 +581,17 @@ def _row_line(
                 found.append((int(x0), int(y0), int(x1 - x0), int(y1 - y0), pol, _median(same[:, _PEAK])))
                 n_found = (n_found[0] + len(same), n_found[1] + float(same[:, _H].sum()))
         if n_found > best_n:
-            best, best_n = found, n_found
+            best, other = found, best
+            best_n = n_found
+        else:
+            other = found
+    # a line of the other polarity beside the row's lines (not over them) is
+    # more of the text: the letters of a line crossing a brighter structure
+    # change polarity there
+    for o in other:
+        over = sum(max(0, min(o[0] + o[2], b[0] + b[2]) - max(o[0], b[0])) for b in best)
+        if over <= _OTHER_OVER * o[2]:
+            best = [*best, o]
     return best
 
 
