@@ -20,7 +20,8 @@ The steps, per frame:
    (end characters and letters touching anatomy fail the character tests),
    and pieces of one line split by speckle are joined.
 6. A *half-resolution pass* keeps only tall characters with thick strokes,
-   which the 15 px top-hat cannot hold.
+   which the 15 px top-hat breaks where they join; its lines count where
+   the full pass's lines do not already span them.
 7. *Pad* the kept boxes, merge overlaps, and mask their union with the
    frame's black: its minimum (MONOCHROME2), maximum (MONOCHROME1), zero
    (RGB), or the darkest palette entry (PALETTE COLOR).
