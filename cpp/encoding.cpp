@@ -27,7 +27,6 @@ constexpr double kRoundMagic = 6755399441055744.0;        // 1.5 * 2^52
 constexpr double kMaxScaled = 2251799813685248.0;         // 2^51: where kRoundMagic rounds exactly
 constexpr double kMaxKeyRange = 2147483646.0;             // keys below 2^31: signed vector compares
 constexpr std::size_t kDecimalSample = 4096;
-constexpr std::size_t kRowsPerThread = 16384;  // fewer rows a thread: not worth starting it
 
 // Branch-free and library-free (std::floor and std::nearbyint are calls on
 // the SSE2 baseline that x86-64 wheels target): adding and removing 1.5 * 2^52
@@ -280,7 +279,7 @@ EncodedRows encode_fixed(const MondrianInput& in) {
     enc.columns.resize(d);
     std::vector<double> lo(d), hi(d);
     std::unique_ptr<bool[]> integer(new bool[d]);
-    const std::size_t threads = std::max<std::size_t>(1, std::min(in.threads, n / kRowsPerThread));
+    const std::size_t threads = threads_for(in.threads, n);
     if (!scan<D>(in, threads, lo.data(), hi.data(), integer.get())) throw_first_bad(in);
 
     std::vector<std::uint32_t> codes;

@@ -518,15 +518,11 @@ class Partitioner {
     std::vector<std::uint32_t> final_bounds_;
 };
 
-// Below this many rows a table is partitioned on one thread: starting
-// threads costs more than the work they would share.
-constexpr std::size_t kRowsPerThread = 16384;
-
 template <std::size_t D>
 MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, std::int64_t* labels) {
     Shared sh(input, std::move(enc));
     const std::size_t n = sh.n, d = sh.d;
-    const std::size_t threads = std::max<std::size_t>(1, std::min(input.threads, n / kRowsPerThread));
+    const std::size_t threads = threads_for(input.threads, n);
     std::vector<std::unique_ptr<Partitioner<D>>> workers;
     workers.push_back(std::make_unique<Partitioner<D>>(sh));
     std::vector<Seed> seeds{workers[0]->root(sh.gdistinct)};
@@ -583,7 +579,6 @@ MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, std::int64
             for (std::size_t r = f.b; r < f.e; ++r) labels[rows[r * w + d + 1]] = label;
         }
     });
-    (void)n;
     return res;
 }
 

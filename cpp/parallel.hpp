@@ -1,6 +1,7 @@
 // Runs one function on a few threads and joins them. Plain C++17, no Python.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <exception>
 #include <thread>
@@ -39,6 +40,14 @@ void parallel_for(std::size_t threads, F&& f) {
     for (auto& e : errors) {
         if (e) std::rethrow_exception(e);
     }
+}
+
+// Threads worth starting for n rows when `requested` are allowed: below
+// this many rows a thread, starting it costs more than the work it shares.
+inline constexpr std::size_t kRowsPerThread = 16384;
+inline std::size_t threads_for(std::size_t requested, std::size_t n) {
+    const std::size_t useful = n / kRowsPerThread;
+    return std::max<std::size_t>(1, requested < useful ? requested : useful);
 }
 
 // [begin, end) of chunk t of n items cut into `chunks` nearly equal parts.
