@@ -66,9 +66,9 @@ class KeyBuffer {
     bool aligned_ = false;
 };
 
-// Words after the last row, so that a 4-word vector load at any key of any
-// row stays inside the buffer.
-inline constexpr std::size_t kRowPadding = 4;
+// Words after the last row, so that an 8-word vector load at the start of
+// any row (or a 4-word load at any of its keys) stays inside the buffer.
+inline constexpr std::size_t kRowPadding = 8;
 
 struct EncodedRows {
     std::size_t n = 0;

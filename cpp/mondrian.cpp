@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -13,6 +14,13 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+
+// x86-64 wheels target the SSE2 baseline; the row split has an AVX2 version,
+// chosen at run time (see cpu_has_avx2).
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define MEDANON_AVX2_SPLIT 1
+#include <immintrin.h>
+#endif
 
 namespace medanon {
 
@@ -42,6 +50,19 @@ void validate(const MondrianInput& in) {
 
 namespace {
 
+// Whether this CPU runs the AVX2 split; MEDANON_DISABLE_AVX2=1 in the
+// environment says no (to test the portable path, or to rule it out).
+bool cpu_has_avx2() {
+#ifdef MEDANON_AVX2_SPLIT
+    const char* off = std::getenv("MEDANON_DISABLE_AVX2");
+    if (off != nullptr && off[0] != '\0' && std::strcmp(off, "0") != 0) return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0;
+#else
+    return false;
+#endif
+}
+
 // The rows are the encoded keys (see encoding.hpp), `width` uint32 words
 // each: d keys, the sensitive code, the original row index. They live in two
 // buffers; a node's rows occupy [b, e) of one of them, and a cut writes the
@@ -58,7 +79,8 @@ struct Shared {
           buf0(std::move(enc.rows)),
           buf1(buf0.size()),  // the same words, padding included
           scodes(enc.sensitive_codes),
-          diverse(input.criterion.kind != Diversity::none) {
+          diverse(input.criterion.kind != Diversity::none),
+          avx2(cpu_has_avx2()) {
         bufs[0] = buf0.data();
         bufs[1] = buf1.data();
         gspan.resize(d);
@@ -71,6 +93,7 @@ struct Shared {
     std::uint32_t* bufs[2] = {nullptr, nullptr};
     std::uint32_t scodes;
     bool diverse;
+    bool avx2;
     std::vector<double> gspan;            // each numeric column's range over the table
     std::vector<std::int64_t> gdistinct;  // each categorical column's distinct values over the table
 };
@@ -107,6 +130,7 @@ class Partitioner {
           bufs_(sh.bufs),
           scodes_(sh.scodes),
           diverse_(sh.diverse),
+          avx2_(sh.avx2),
           gspan_(sh.gspan) {
         cnt2_.assign(2 * static_cast<std::size_t>(scodes_), 0);
         kmin_.resize(d_);
@@ -179,8 +203,10 @@ class Partitioner {
             std::size_t cut = 0;
             if (it.e - it.b >= 2 * k) cut = try_cut(it.b, it.e, it.buf);
             if (cut != 0) {
-                work_.push_back({it.b, cut, push_bounds(lo_.data(), hi_.data()), 1 - it.buf});
+                // The right half first, so that the left is taken next: finals then come in row
+                // order, and the labels pass reads the rows forwards, as the prefetcher expects.
                 work_.push_back({cut, it.e, push_bounds(lo_.data() + d_, hi_.data() + d_), 1 - it.buf});
+                work_.push_back({it.b, cut, push_bounds(lo_.data(), hi_.data()), 1 - it.buf});
             } else {
                 finish(it.b, it.e, it.buf);
             }
@@ -319,11 +345,32 @@ class Partitioner {
         return {m, l0, l1};
     }
 
+    // Makes the cut when both halves pass the diversity criterion (setting
+    // have_bounds_ when the split took their bounds); false leaves the
+    // source buffer untouched, to try the next dimension.
+    template <class GoesLeft>
+    bool cut_at(std::size_t b, std::size_t e, int buf, std::size_t left, GoesLeft goes_left) {
+        have_bounds_ = split(b, e, buf, left, goes_left, diverse_);
+        if (!diverse_) return true;
+        const bool ok = side_diverse(0) && side_diverse(1);
+        clear_counts();
+        return ok;
+    }
+
     // Writes rows [b, e) of buffer `src` into the same range of the other
     // buffer, the `left` rows for which goes_left holds first, each side in
-    // its order (stable), counting each side's sensitive codes when needed.
+    // its order (stable), counting each side's sensitive codes if `count`.
+    // On AVX2 it also takes the halves' bounds into lo_/hi_ and says so.
     template <class GoesLeft>
-    void split(std::size_t b, std::size_t e, int src, std::size_t left, GoesLeft goes_left) {
+    bool split(std::size_t b, std::size_t e, int src, std::size_t left, GoesLeft goes_left, bool count) {
+#ifdef MEDANON_AVX2_SPLIT
+        if constexpr (D > 0 && D <= 8) {
+            if (avx2_) {
+                split_avx2(b, e, src, left, goes_left, count);
+                return true;
+            }
+        }
+#endif
         const std::size_t w = width();
         const std::uint32_t* in = bufs_[src] + b * w;
         std::uint32_t* out = bufs_[1 - src] + b * w;
@@ -343,9 +390,56 @@ class Partitioner {
             }
             li += gl;
             ri += 1 - gl;
-            if (diverse_) ++cnt[(sc & ~mask) + in[dd]];
+            if (count) ++cnt[(sc & ~mask) + in[dd]];
+        }
+        return false;
+    }
+
+#ifdef MEDANON_AVX2_SPLIT
+    // split() for up to 8 keys, with each half's bounds in the same pass: a
+    // row's keys are one 8-lane load (lanes past D read the row's tail, the
+    // next row or the buffer's padding, and are dropped). A row adds to one
+    // half's bounds and leaves the other's alone through its side mask: OR
+    // with all ones is neutral for the minimum, AND with zero for the maximum.
+    template <class GoesLeft>
+    __attribute__((target("avx2"))) void split_avx2(std::size_t b, std::size_t e, int src, std::size_t left,
+                                                    GoesLeft goes_left, bool count) {
+        constexpr std::size_t w = D + 2;
+        const std::uint32_t* in = bufs_[src] + b * w;
+        std::uint32_t* out = bufs_[1 - src] + b * w;
+        std::int64_t* cnt = cnt2_.data();
+        const std::size_t sc = scodes_;
+        const __m256i ones = _mm256_set1_epi32(-1);
+        __m256i lo_l = ones, lo_r = ones, hi_l = _mm256_setzero_si256(), hi_r = _mm256_setzero_si256();
+        std::size_t li = 0, ri = left;
+        for (std::size_t r = b; r < e; ++r, in += w) {
+            const std::size_t gl = goes_left(in) ? 1 : 0;
+            const std::size_t mask = std::size_t{0} - gl;
+            std::uint32_t* dst = out + (ri ^ ((li ^ ri) & mask)) * w;
+            const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in));
+            const __m256i m = _mm256_set1_epi32(-static_cast<int>(gl));
+            lo_l = _mm256_min_epu32(lo_l, _mm256_or_si256(v, _mm256_xor_si256(m, ones)));
+            lo_r = _mm256_min_epu32(lo_r, _mm256_or_si256(v, m));
+            hi_l = _mm256_max_epu32(hi_l, _mm256_and_si256(v, m));
+            hi_r = _mm256_max_epu32(hi_r, _mm256_andnot_si256(m, v));
+            std::memcpy(dst, in, w * sizeof(std::uint32_t));
+            li += gl;
+            ri += 1 - gl;
+            if (count) ++cnt[(sc & ~mask) + in[D]];
+        }
+        alignas(32) std::uint32_t lanes[4][8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes[0]), lo_l);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes[1]), hi_l);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes[2]), lo_r);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes[3]), hi_r);
+        for (std::size_t j = 0; j < D; ++j) {
+            lo_[j] = lanes[0][j];
+            hi_[j] = lanes[1][j];
+            lo_[D + j] = lanes[2][j];
+            hi_[D + j] = lanes[3][j];
         }
     }
+#endif
 
     // min/max of every key over rows [b, e) of buffer `buf` into mn/mx.
     void bounds(int buf, std::size_t b, std::size_t e, std::uint32_t* mn, std::uint32_t* mx) const {
@@ -438,8 +532,14 @@ class Partitioner {
             order_.push_back(j);
         }
         if (order_.empty()) return 0;
-        std::stable_sort(order_.begin(), order_.end(),
-                         [this](std::size_t a, std::size_t c) { return span_[a] > span_[c]; });
+        // Widest first, ties in column order: a stable insertion sort, as
+        // std::stable_sort allocates a buffer on every call.
+        for (std::size_t i = 1; i < order_.size(); ++i) {
+            const std::size_t j = order_[i];
+            std::size_t q = i;
+            for (; q > 0 && span_[order_[q - 1]] < span_[j]; --q) order_[q] = order_[q - 1];
+            order_[q] = j;
+        }
         if (diverse_) list_present(b, e, buf);
         for (const std::size_t j : order_) {
             std::size_t left = 0;
@@ -456,7 +556,7 @@ class Partitioner {
                 left = use_le ? l1 : l0;
                 if (left < k || np - left < k) continue;
                 const std::uint32_t t = use_le ? m : m - 1;  // l0 > 0 when !use_le, so m > 0
-                split(b, e, buf, left, [j, t](const std::uint32_t* r) { return r[j] <= t; });
+                if (!cut_at(b, e, buf, left, [j, t](const std::uint32_t* r) { return r[j] <= t; })) continue;
             } else {
                 // Relaxed: the first np/2 rows in (key, original index) order go left.
                 left = np / 2;
@@ -473,18 +573,15 @@ class Partitioner {
                 std::nth_element(ties_.begin(), ties_.begin() + static_cast<std::ptrdiff_t>(need), ties_.end());
                 const std::uint32_t pivot = ties_[need];
                 const std::size_t idx = d_ + 1;
-                split(b, e, buf, left, [j, m, pivot, idx](const std::uint32_t* r) {
+                const bool made = cut_at(b, e, buf, left, [j, m, pivot, idx](const std::uint32_t* r) {
                     return r[j] < m || (r[j] == m && r[idx] < pivot);
                 });
+                if (!made) continue;
             }
-            if (diverse_) {
-                const bool ok = side_diverse(0) && side_diverse(1);
-                clear_counts();
-                if (!ok) continue;  // the source buffer is untouched: try the next dimension
+            if (!have_bounds_) {
+                bounds(1 - buf, b, b + left, lo_.data(), hi_.data());
+                bounds(1 - buf, b + left, e, lo_.data() + d_, hi_.data() + d_);
             }
-            const int dst = 1 - buf;
-            bounds(dst, b, b + left, lo_.data(), hi_.data());
-            bounds(dst, b + left, e, lo_.data() + d_, hi_.data() + d_);
             return b + left;
         }
         return 0;
@@ -497,6 +594,7 @@ class Partitioner {
     std::uint32_t* const* bufs_;
     std::uint32_t scodes_;
     bool diverse_;
+    bool avx2_;
     const std::vector<double>& gspan_;
     std::vector<std::int64_t> cnt2_;  // [2, scodes_]: left then right counts of the cut being tried
     std::vector<double> span_;
@@ -505,6 +603,7 @@ class Partitioner {
     std::vector<std::int64_t> distinct_;
     std::vector<std::vector<std::uint32_t>> stamps_;
     std::uint32_t epoch_ = 0;
+    bool have_bounds_ = false;
     std::vector<std::int64_t> counts_, scratch_;
     std::vector<std::uint32_t> present_, tmp_, hist_, ties_;
     std::vector<char> seen_;
@@ -557,18 +656,28 @@ MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, std::int64
         for (std::size_t i = 0; i < fs.size(); ++i) refs.push_back({fs[i].first, static_cast<std::uint32_t>(t), i});
     }
     std::sort(refs.begin(), refs.end(), [](const Ref& a, const Ref& c) { return a.first < c.first; });
+    // Labels by final, in each worker's order: the finals, their bounds and
+    // their rows are then read in memory order, not in label order (the
+    // labels themselves are scattered writes whatever the order).
+    std::vector<std::size_t> start(workers.size() + 1, 0);
+    for (std::size_t t = 0; t < workers.size(); ++t) start[t + 1] = start[t] + workers[t]->finals().size();
+    std::vector<std::uint32_t> label_of(refs.size());
+    for (std::size_t p = 0; p < refs.size(); ++p) {
+        label_of[start[refs[p].worker] + refs[p].index] = static_cast<std::uint32_t>(p);
+    }
     MondrianResult res;
     res.partitions = refs.size();
     res.counts.resize(refs.size());
     res.mins.resize(refs.size() * d);
     res.maxs.resize(refs.size() * d);
     const std::size_t w = d + 2;
-    parallel_for(workers.size(), [&](std::size_t t) {
-        const auto [begin, end] = chunk(refs.size(), workers.size(), t);
-        for (std::size_t p = begin; p < end; ++p) {
-            const auto& wk = *workers[refs[p].worker];
-            const Final& f = wk.finals()[refs[p].index];
-            const std::uint32_t* fb = wk.final_bounds().data() + f.bounds;
+    parallel_for(workers.size(), [&](std::size_t part) {
+        const auto [begin, end] = chunk(refs.size(), workers.size(), part);
+        for (std::size_t t = 0, g = begin; g < end; ++g) {
+            while (g >= start[t + 1]) ++t;
+            const Final& f = workers[t]->finals()[g - start[t]];
+            const std::uint32_t* fb = workers[t]->final_bounds().data() + f.bounds;
+            const std::size_t p = label_of[g];
             res.counts[p] = static_cast<std::int64_t>(f.e - f.b);
             for (std::size_t j = 0; j < d; ++j) {
                 res.mins[p * d + j] = sh.cols[j].value(fb[j]);
@@ -583,6 +692,8 @@ MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, std::int64
 }
 
 }  // namespace
+
+const char* split_kernel() { return cpu_has_avx2() ? "avx2" : "portable"; }
 
 MondrianResult mondrian(const MondrianInput& input, std::int64_t* labels) {
     validate(input);

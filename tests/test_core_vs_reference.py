@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -158,8 +163,10 @@ def _encodings_table(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.n
         rng.integers(0, 100, n).astype(float),  # categorical, 100 codes (no bit mask)
         rng.integers(0, 5, n).astype(float),  # categorical, 5 codes (bit mask)
         np.round(rng.uniform(0, 1e9, n), 3),  # decimals too wide for 31-bit keys: ranked
+        # beyond 2^52 (every double an integer) beside small fractions: ranked, checked value by value
+        np.where(rng.random(n) < 0.5, rng.integers(2**52, 2**60, n).astype(float), rng.normal(0, 1, n)),
     ]
-    cats = np.array([0, 0, 0, 0, 0, 0, 0, 100, 5, 0], dtype=np.int64)
+    cats = np.array([0, 0, 0, 0, 0, 0, 0, 100, 5, 0, 0], dtype=np.int64)
     return np.ascontiguousarray(np.stack(cols, axis=1)), cats
 
 
@@ -174,6 +181,7 @@ ENCODING_CASES = [
     # "sparse" stays under 4n + 1024 (a presence table), "huge" goes over it (a sort)
     (list(range(10)), "sparse", "recursive", 3.0, 2.0),
     ([0, 1, 2, 3, 7, 8], "huge", "entropy", 2.5, 1.0),
+    ([10, 0, 8], "dense", "distinct", 3.0, 1.0),
 ]
 
 
@@ -212,3 +220,40 @@ def test_bad_thread_counts_are_refused(threads: int) -> None:
     x = np.zeros((4, 1))
     with pytest.raises(ValueError, match="threads must be"):
         _core.mondrian(x, np.zeros(0, np.int32), np.zeros(1, np.int64), 2, "none", 1.0, 1.0, "strict", threads)
+
+
+_PORTABLE_SCRIPT = """
+import sys
+import numpy as np
+from medanon import _core
+data = np.load(sys.argv[1])
+out = {"kernel": np.array(_core.split_kernel())}
+for d in range(1, 11):
+    x, s, cats = np.ascontiguousarray(data["x"][:, :d]), data["s"], data["cats"][:d]  # 10 of the 11
+    for mode in ("strict", "relaxed"):
+        for i, a in enumerate(_core.mondrian(x, s, cats, 6, "distinct", 3.0, 1.0, mode)):
+            out[f"{d}-{mode}-{i}"] = a
+np.savez(sys.argv[2], **out)
+"""
+
+
+def test_portable_split_agrees_with_the_vector_one(tmp_path: Path) -> None:
+    # On x86-64 the row split runs an AVX2 version when the CPU has it;
+    # MEDANON_DISABLE_AVX2=1 forces the portable one, which must cut the same.
+    rng = np.random.default_rng(11)
+    x, cats = _encodings_table(rng, 4000)
+    s = rng.integers(0, 9, 4000).astype(np.int32)
+    np.savez(tmp_path / "in.npz", x=x, s=s, cats=cats)
+    results = {}
+    for name, flag in (("default", "0"), ("portable", "1")):
+        env = dict(os.environ, MEDANON_DISABLE_AVX2=flag)
+        script = [sys.executable, "-c", _PORTABLE_SCRIPT, str(tmp_path / "in.npz"), str(tmp_path / f"{name}.npz")]
+        subprocess.run(script, check=True, env=env, timeout=600)
+        results[name] = np.load(tmp_path / f"{name}.npz")
+    assert str(results["portable"]["kernel"]) == "portable"
+    assert str(results["default"]["kernel"]) in ("avx2", "portable")
+    assert len(results["default"].files) == 1 + 10 * 2 * 4
+    for key in results["default"].files:
+        if key == "kernel":
+            continue
+        np.testing.assert_array_equal(results["default"][key], results["portable"][key], err_msg=key)
