@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "diversity.hpp"
@@ -19,6 +20,15 @@ namespace {
 using F64 = py::array_t<double, py::array::c_style>;
 using I32 = py::array_t<std::int32_t, py::array::c_style>;
 using I64 = py::array_t<std::int64_t, py::array::c_style>;
+
+// A C-contiguous array over the vector's own buffer, which it then owns:
+// no second allocation and copy of the core's results.
+template <class T>
+py::array_t<T> adopt(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
+    auto* owner = new std::vector<T>(std::move(v));
+    py::capsule free_when_done(owner, [](void* o) { delete static_cast<std::vector<T>*>(o); });
+    return py::array_t<T>(std::move(shape), owner->data(), free_when_done);
+}
 
 py::tuple mondrian_py(const F64& x, const I32& sensitive, const I64& categories, std::int64_t k,
                       const std::string& diversity, double l, double c, const std::string& mode,
@@ -67,13 +77,8 @@ py::tuple mondrian_py(const F64& x, const I32& sensitive, const I64& categories,
     }
     const auto p = static_cast<py::ssize_t>(res.partitions);
     const auto dd = static_cast<py::ssize_t>(d);
-    F64 mins({p, dd});
-    F64 maxs({p, dd});
-    I64 counts(p);
-    std::copy(res.mins.begin(), res.mins.end(), mins.mutable_data());
-    std::copy(res.maxs.begin(), res.maxs.end(), maxs.mutable_data());
-    std::copy(res.counts.begin(), res.counts.end(), counts.mutable_data());
-    return py::make_tuple(labels, mins, maxs, counts);
+    return py::make_tuple(labels, adopt(std::move(res.mins), {p, dd}), adopt(std::move(res.maxs), {p, dd}),
+                          adopt(std::move(res.counts), {p}));
 }
 
 bool satisfies_py(const I64& counts, const std::string& diversity, double l, double c) {

@@ -626,18 +626,24 @@ MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, std::int64
     workers.push_back(std::make_unique<Partitioner<D>>(sh));
     std::vector<Seed> seeds{workers[0]->root(sh.gdistinct)};
     if (threads > 1) {
-        // Breadth first on one thread until there are two subtrees per
-        // thread (median cuts make them nearly equal; the levels done on one
-        // thread are the part that does not get faster), then the largest
-        // first, each to the next free worker.
-        std::vector<Seed> next;
+        // Breadth first until there are two subtrees per thread (median cuts
+        // make them nearly equal), each level's nodes shared between the
+        // threads (only the root is cut on one), then the largest first,
+        // each to the next free worker.
+        for (std::size_t t = 1; t < threads; ++t) workers.push_back(std::make_unique<Partitioner<D>>(sh));
+        std::vector<std::vector<Seed>> next(threads);
         while (!seeds.empty() && seeds.size() < 2 * threads) {
-            next.clear();
-            for (const auto& s : seeds) workers[0]->expand(s, next);
-            seeds.swap(next);
+            const std::size_t busy = std::min(threads, seeds.size());
+            parallel_for(busy, [&](std::size_t t) {
+                next[t].clear();
+                for (std::size_t i = t; i < seeds.size(); i += busy) workers[t]->expand(seeds[i], next[t]);
+            });
+            seeds.clear();
+            for (std::size_t t = 0; t < busy; ++t) {
+                for (auto& c : next[t]) seeds.push_back(std::move(c));
+            }
         }
         std::sort(seeds.begin(), seeds.end(), [](const Seed& a, const Seed& c) { return a.e - a.b > c.e - c.b; });
-        for (std::size_t t = 1; t < threads; ++t) workers.push_back(std::make_unique<Partitioner<D>>(sh));
     }
     std::atomic<std::size_t> taken{0};
     parallel_for(workers.size(), [&](std::size_t t) {
