@@ -304,9 +304,21 @@ class Partitioner {
         const std::uint32_t* p = bufs_[buf] + b * w + j;
         const std::uint64_t range = std::uint64_t{hi} - lo + 1;
         if (np < kSelectMin) {
+            // Few keys: each one's counts below and up to it, branch-free
+            // (vectorised), until the one whose span holds the rank. Fewer
+            // cycles than nth_element's mispredicted branches.
             tmp_.resize(np);
             for (std::size_t r = 0; r < np; ++r) tmp_[r] = p[r * w];
-            return select_in(tmp_.data(), np, rank, 0);
+            const std::uint32_t* v = tmp_.data();
+            for (std::size_t i = 0;; ++i) {
+                const std::uint32_t x = v[i];
+                std::size_t below = 0, upto = 0;
+                for (std::size_t r = 0; r < np; ++r) {
+                    below += v[r] < x;
+                    upto += v[r] <= x;
+                }
+                if (below <= rank && rank < upto) return {x, below, upto};
+            }
         }
         if (range <= 2 * np) {
             hist_.assign(range, 0);
