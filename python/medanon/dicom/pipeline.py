@@ -593,6 +593,10 @@ def resolve_key(key: bytes | str | None, stacklevel: int = 2) -> tuple[bytes, st
     return coerce_key(key), "given"
 
 
+def _died(batch: list[tuple[int, str]]) -> list[FileResult]:
+    return [FileResult(index=i, reason="worker process died while processing this batch") for i, _ in batch]
+
+
 def deidentify_folder(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
@@ -697,9 +701,14 @@ def deidentify_folder(
                 initializer=_init_worker,
                 initargs=(str(d), policy, raw_key, characteristics_by_patient),
             ) as pool:
-                batch_of: dict[Future[list[FileResult]], list[tuple[int, str]]] = {
-                    pool.submit(_process_batch, b): b for b in batches
-                }
+                batch_of: dict[Future[list[FileResult]], list[tuple[int, str]]] = {}
+                for b in batches:
+                    try:
+                        batch_of[pool.submit(_process_batch, b)] = b
+                    except BrokenProcessPool:
+                        # A worker died before every batch was handed out (even in its
+                        # initializer): the batches not handed out are reported the same way.
+                        results.extend(_died(b))
                 pending = set(batch_of)
                 try:
                     while pending:
@@ -710,10 +719,7 @@ def deidentify_folder(
                             except BrokenProcessPool:
                                 # A worker died (e.g. a decoder crashed on a file): its files are
                                 # reported, never retried in this process, never written.
-                                batch = [
-                                    FileResult(index=i, reason="worker process died while processing this batch")
-                                    for i, _ in batch_of[fut]
-                                ]
+                                batch = _died(batch_of[fut])
                             results.extend(batch)
                             if bar is not None:
                                 bar.advance(task, len(batch))
