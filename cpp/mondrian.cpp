@@ -310,7 +310,7 @@ class Partitioner {
             tmp_.resize(np);
             for (std::size_t r = 0; r < np; ++r) tmp_[r] = p[r * w];
             const std::uint32_t* v = tmp_.data();
-            for (std::size_t i = 0;; ++i) {
+            for (std::size_t i = 0; i < np; ++i) {
                 const std::uint32_t x = v[i];
                 std::size_t below = 0, upto = 0;
                 for (std::size_t r = 0; r < np; ++r) {
@@ -319,6 +319,7 @@ class Partitioner {
                 }
                 if (below <= rank && rank < upto) return {x, below, upto};
             }
+            throw std::logic_error("select: rank " + std::to_string(rank) + " is not below " + std::to_string(np));
         }
         if (range <= 2 * np) {
             hist_.assign(range, 0);
