@@ -177,14 +177,9 @@ class Partitioner {
             finish(s.b, s.e, s.buf);
             return;
         }
-        for (int side = 0; side < 2; ++side) {
-            Seed c{side == 0 ? s.b : cut, side == 0 ? cut : s.e, 1 - s.buf, std::vector<std::uint32_t>(2 * d_)};
-            const std::size_t off = static_cast<std::size_t>(side) * d_;
-            std::copy(lo_.begin() + static_cast<std::ptrdiff_t>(off),
-                      lo_.begin() + static_cast<std::ptrdiff_t>(off + d_), c.bounds.begin());
-            std::copy(hi_.begin() + static_cast<std::ptrdiff_t>(off),
-                      hi_.begin() + static_cast<std::ptrdiff_t>(off + d_),
-                      c.bounds.begin() + static_cast<std::ptrdiff_t>(d_));
+        for (std::size_t side = 0; side < 2; ++side) {
+            Seed c{side == 0 ? s.b : cut, side == 0 ? cut : s.e, 1 - s.buf, {}};
+            append_bounds(c.bounds, lo_.data() + side * d_, hi_.data() + side * d_);
             out.push_back(std::move(c));
         }
     }
@@ -228,15 +223,19 @@ class Partitioner {
         // Cuts keep each side in its order and the root is in row order, so
         // a partition's first row has its smallest index.
         finals_.push_back({b, e, final_bounds_.size(), row(buf, b)[d_ + 1], buf});
-        final_bounds_.insert(final_bounds_.end(), kmin_.begin(), kmin_.end());
-        final_bounds_.insert(final_bounds_.end(), kmax_.begin(), kmax_.end());
+        append_bounds(final_bounds_, kmin_.data(), kmax_.data());
     }
     std::uint32_t* row(int buf, std::size_t r) const { return bufs_[buf] + r * width(); }
 
+    // d minimum keys, then d maximum keys, at the end of `to`.
+    void append_bounds(std::vector<std::uint32_t>& to, const std::uint32_t* mn, const std::uint32_t* mx) const {
+        to.insert(to.end(), mn, mn + d_);
+        to.insert(to.end(), mx, mx + d_);
+    }
+
     std::size_t push_bounds(const std::uint32_t* mn, const std::uint32_t* mx) {
         const std::size_t at = bounds_.size();
-        bounds_.insert(bounds_.end(), mn, mn + d_);
-        bounds_.insert(bounds_.end(), mx, mx + d_);
+        append_bounds(bounds_, mn, mx);
         return at;
     }
 
@@ -358,16 +357,22 @@ class Partitioner {
         return {m, l0, l1};
     }
 
-    // Makes the cut when both halves pass the diversity criterion (setting
-    // have_bounds_ when the split took their bounds); false leaves the
-    // source buffer untouched, to try the next dimension.
+    // Makes the cut when both halves pass the diversity criterion, with
+    // lo_/hi_ holding the halves' bounds; false leaves the source buffer
+    // untouched, to try the next dimension.
     template <class GoesLeft>
     bool cut_at(std::size_t b, std::size_t e, int buf, std::size_t left, GoesLeft goes_left) {
-        have_bounds_ = split(b, e, buf, left, goes_left, diverse_);
-        if (!diverse_) return true;
-        const bool ok = side_diverse(0) && side_diverse(1);
-        clear_counts();
-        return ok;
+        const bool have_bounds = split(b, e, buf, left, goes_left, diverse_);
+        if (diverse_) {
+            const bool ok = side_diverse(0) && side_diverse(1);
+            clear_counts();
+            if (!ok) return false;
+        }
+        if (!have_bounds) {
+            bounds(1 - buf, b, b + left, lo_.data(), hi_.data());
+            bounds(1 - buf, b + left, e, lo_.data() + d_, hi_.data() + d_);
+        }
+        return true;
     }
 
     // Writes rows [b, e) of buffer `src` into the same range of the other
@@ -591,10 +596,6 @@ class Partitioner {
                 });
                 if (!made) continue;
             }
-            if (!have_bounds_) {
-                bounds(1 - buf, b, b + left, lo_.data(), hi_.data());
-                bounds(1 - buf, b + left, e, lo_.data() + d_, hi_.data() + d_);
-            }
             return b + left;
         }
         return 0;
@@ -616,7 +617,6 @@ class Partitioner {
     std::vector<std::int64_t> distinct_;
     std::vector<std::vector<std::uint32_t>> stamps_;
     std::uint32_t epoch_ = 0;
-    bool have_bounds_ = false;
     std::vector<std::int64_t> counts_, scratch_;
     std::vector<std::uint32_t> present_, tmp_, hist_, ties_;
     std::vector<char> seen_;
@@ -663,27 +663,24 @@ MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, std::int64
         for (std::size_t i = taken++; i < seeds.size(); i = taken++) workers[t]->drain(seeds[i]);
     });
 
-    // Final partitions of every worker, numbered by their smallest row index.
-    struct Ref {
-        std::uint32_t first;
-        std::uint32_t worker;
-        std::size_t index;
-    };
-    std::vector<Ref> refs;
-    for (std::size_t t = 0; t < workers.size(); ++t) {
-        const auto& fs = workers[t]->finals();
-        for (std::size_t i = 0; i < fs.size(); ++i) refs.push_back({fs[i].first, static_cast<std::uint32_t>(t), i});
-    }
-    std::sort(refs.begin(), refs.end(), [](const Ref& a, const Ref& c) { return a.first < c.first; });
-    // Labels by final, in each worker's order: the finals, their bounds and
-    // their rows are then read in memory order, not in label order (the
-    // labels themselves are scattered writes whatever the order).
+    // Final partitions of every worker, numbered by their smallest row
+    // index. They are read below in worker order (g: place in that order),
+    // so that the finals, their bounds and their rows come in memory order,
+    // not in label order (the labels are scattered writes whatever the order).
     std::vector<std::size_t> start(workers.size() + 1, 0);
     for (std::size_t t = 0; t < workers.size(); ++t) start[t + 1] = start[t] + workers[t]->finals().size();
-    std::vector<std::uint32_t> label_of(refs.size());
-    for (std::size_t p = 0; p < refs.size(); ++p) {
-        label_of[start[refs[p].worker] + refs[p].index] = static_cast<std::uint32_t>(p);
+    struct Ref {
+        std::uint32_t first;
+        std::size_t g;
+    };
+    std::vector<Ref> refs;
+    refs.reserve(start.back());
+    for (std::size_t t = 0; t < workers.size(); ++t) {
+        for (const Final& f : workers[t]->finals()) refs.push_back({f.first, refs.size()});
     }
+    std::sort(refs.begin(), refs.end(), [](const Ref& a, const Ref& c) { return a.first < c.first; });
+    std::vector<std::uint32_t> label_of(refs.size());
+    for (std::size_t p = 0; p < refs.size(); ++p) label_of[refs[p].g] = static_cast<std::uint32_t>(p);
     MondrianResult res;
     res.partitions = refs.size();
     res.counts.resize(refs.size());
