@@ -18,6 +18,9 @@
 #ifdef __linux__
 #include <sys/mman.h>
 #endif
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 namespace medanon {
 
@@ -113,9 +116,15 @@ void scan_rows(const double* x, std::size_t n, std::size_t, std::array<double, D
             }
             const v2d a = (v2d)((v2l)v & magnitude);
             odd[c] += (v2d)((v2l)(((a + two52) - two52) - a) & magnitude);
+#ifdef __SSE2__
+            // (v < lo ? v : lo) in one instruction; a NaN leaves lo, as below, and is caught by odd.
+            lo[c] = _mm_min_pd(v, lo[c]);
+            hi[c] = _mm_max_pd(v, hi[c]);
+#else
             const v2l below = v < lo[c], above = v > hi[c];
             lo[c] = (v2d)(((v2l)v & below) | ((v2l)lo[c] & ~below));
             hi[c] = (v2d)(((v2l)v & above) | ((v2l)hi[c] & ~above));
+#endif
         }
     }
     for (std::size_t j = 0; j < D; ++j) {
