@@ -121,6 +121,9 @@ struct Final {
 template <std::size_t D>
 class Partitioner {
   public:
+    // Workers that cut one node together, the one that owns the node first.
+    using Team = std::vector<Partitioner*>;
+
     explicit Partitioner(const Shared& sh)
         : sh_(sh),
           in_(sh.in),
@@ -170,9 +173,12 @@ class Partitioner {
     }
 
     // Cuts one node once: appends its halves to `out`, or records it as final.
-    void expand(const Seed& s, std::vector<Seed>& out) {
+    // With a team (this worker first), its row passes are shared between the
+    // team's threads.
+    void expand(const Seed& s, std::vector<Seed>& out, const Team* team = nullptr) {
         load(s.bounds.data());
-        const std::size_t cut = s.e - s.b >= 2 * static_cast<std::size_t>(in_.k) ? try_cut(s.b, s.e, s.buf) : 0;
+        const std::size_t cut =
+            s.e - s.b >= 2 * static_cast<std::size_t>(in_.k) ? try_cut(s.b, s.e, s.buf, team) : 0;
         if (cut == 0) {
             finish(s.b, s.e, s.buf);
             return;
@@ -214,6 +220,13 @@ class Partitioner {
   private:
     std::size_t width() const { return D > 0 ? D + 2 : d_ + 2; }
 
+    // Chunk t of rows [b, e) when a team of `size` shares them.
+    static std::pair<std::size_t, std::size_t> rows_of(std::size_t b, std::size_t e, std::size_t size,
+                                                        std::size_t t) {
+        const auto [cb, ce] = chunk(e - b, size, t);
+        return {b + cb, b + ce};
+    }
+
     void load(const std::uint32_t* bounds) {
         std::copy(bounds, bounds + d_, kmin_.begin());
         std::copy(bounds + d_, bounds + 2 * d_, kmax_.begin());
@@ -239,7 +252,10 @@ class Partitioner {
         return at;
     }
 
-    // Distinct keys of each categorical dimension over rows [b, e), given kmin_/kmax_.
+    // Distinct keys of each categorical dimension over rows [b, e), given
+    // kmin_/kmax_. A dimension's count cannot pass its key range, so the
+    // scan stops when every key in the range has been seen (within a few
+    // dozen rows of a large node, when codes are few).
     void count_distinct(std::size_t b, std::size_t e, int buf) {
         for (std::size_t j = 0; j < d_; ++j) {
             distinct_[j] = 0;
@@ -252,8 +268,13 @@ class Partitioner {
             const std::size_t w = width();
             const std::uint32_t* p = bufs_[buf] + j;
             if (range < 64) {
+                const std::uint64_t full = ~std::uint64_t{0} >> (63 - range);
                 std::uint64_t mask = 0;
-                for (std::size_t r = b; r < e; ++r) mask |= std::uint64_t{1} << (p[r * w] - lo);
+                for (std::size_t r = b; r < e && mask != full;) {
+                    for (const std::size_t stop = std::min(e, r + kScanBlock); r < stop; ++r) {
+                        mask |= std::uint64_t{1} << (p[r * w] - lo);
+                    }
+                }
                 std::int64_t c = 0;
                 for (; mask != 0; mask &= mask - 1) ++c;
                 distinct_[j] = c;
@@ -266,10 +287,12 @@ class Partitioner {
             }
             auto& st = stamps_[j];
             std::int64_t c = 0;
-            for (std::size_t r = b; r < e; ++r) {
-                const std::uint32_t key = p[r * w];
-                c += (st[key] != epoch_);
-                st[key] = epoch_;
+            for (std::size_t r = b; r < e && c <= range;) {
+                for (const std::size_t stop = std::min(e, r + kScanBlock); r < stop; ++r) {
+                    const std::uint32_t key = p[r * w];
+                    c += (st[key] != epoch_);
+                    st[key] = epoch_;
+                }
             }
             distinct_[j] = c;
         }
@@ -298,8 +321,9 @@ class Partitioner {
     // selecting: one histogram pass when the range is narrow; when wide, a
     // histogram of the high bits, then only the median's bucket is selected.
     Median select(std::size_t b, std::size_t e, int buf, std::size_t j, std::uint32_t lo, std::uint32_t hi,
-                  std::size_t rank) {
+                  std::size_t rank, const Team* team) {
         const std::size_t np = e - b, w = width();
+        if (team != nullptr && np >= kSelectMin) return select_together(*team, b, e, buf, j, lo, hi, rank);
         const std::uint32_t* p = bufs_[buf] + b * w + j;
         const std::uint64_t range = std::uint64_t{hi} - lo + 1;
         if (np < kSelectMin) {
@@ -320,17 +344,14 @@ class Partitioner {
             }
             throw std::logic_error("select: rank " + std::to_string(rank) + " is not below " + std::to_string(np));
         }
-        if (range <= 2 * np) {
+        const unsigned shift = shift_for(np, lo, hi);
+        if (shift == 0) {
             hist_.assign(range, 0);
             for (std::size_t r = 0; r < np; ++r) ++hist_[p[r * w] - lo];
             std::size_t below = 0, q = 0;
             while (below + hist_[q] <= rank) below += hist_[q++];
             return {static_cast<std::uint32_t>(lo + q), below, below + hist_[q]};
         }
-        unsigned shift = 0;
-        std::size_t buckets = 1;
-        while (buckets < np / 2) buckets <<= 1;
-        while (((range - 1) >> shift) >= buckets) ++shift;
         hist_.assign(static_cast<std::size_t>((range - 1) >> shift) + 1, 0);
         for (std::size_t r = 0; r < np; ++r) ++hist_[(p[r * w] - lo) >> shift];
         std::size_t below = 0, q = 0;
@@ -343,6 +364,54 @@ class Partitioner {
             c += (((key - lo) >> shift) == q);
         }
         return select_in(tmp_.data(), c, rank - below, below);
+    }
+
+    // The histogram of np keys in [lo, hi] counts key >> shift: 0 (one bin a
+    // key) when the range is narrow, else enough to leave about two keys a bin.
+    static unsigned shift_for(std::size_t np, std::uint32_t lo, std::uint32_t hi) {
+        const std::uint64_t range = std::uint64_t{hi} - lo + 1;
+        if (range <= 2 * np) return 0;
+        unsigned shift = 0;
+        std::size_t buckets = 1;
+        while (buckets < np / 2) buckets <<= 1;
+        while (((range - 1) >> shift) >= buckets) ++shift;
+        return shift;
+    }
+
+    // select() with the team: each thread counts its chunk's keys, then, if
+    // bins hold several keys, gathers its chunk's keys of the median's bin.
+    Median select_together(const Team& team, std::size_t b, std::size_t e, int buf, std::size_t j, std::uint32_t lo,
+                           std::uint32_t hi, std::size_t rank) {
+        const std::size_t w = width(), size = team.size();
+        const unsigned shift = shift_for(e - b, lo, hi);
+        const std::size_t bins = static_cast<std::size_t>((hi - lo) >> shift) + 1;
+        parallel_for(size, [&](std::size_t t) {
+            auto& h = team[t]->hist_;
+            h.assign(bins, 0);
+            const auto [cb, ce] = rows_of(b, e, size, t);
+            const std::uint32_t* p = bufs_[buf] + j;
+            for (std::size_t r = cb; r < ce; ++r) ++h[(p[r * w] - lo) >> shift];
+        });
+        std::size_t below = 0, q = 0;
+        auto in_bin = [&](std::size_t bin) {
+            std::size_t c = 0;
+            for (const auto* m : team) c += m->hist_[bin];
+            return c;
+        };
+        while (below + in_bin(q) <= rank) below += in_bin(q++);
+        if (shift == 0) return {static_cast<std::uint32_t>(lo + q), below, below + in_bin(q)};
+        parallel_for(size, [&](std::size_t t) {
+            auto& v = team[t]->tmp_;
+            v.clear();
+            const auto [cb, ce] = rows_of(b, e, size, t);
+            const std::uint32_t* p = bufs_[buf] + j;
+            for (std::size_t r = cb; r < ce; ++r) {
+                if (((p[r * w] - lo) >> shift) == q) v.push_back(p[r * w]);
+            }
+        });
+        std::vector<std::uint32_t> keys;
+        for (const auto* m : team) keys.insert(keys.end(), m->tmp_.begin(), m->tmp_.end());
+        return select_in(keys.data(), keys.size(), rank - below, below);
     }
 
     // nth_element inside v[0, count): the key of rank `rank`, counts offset by `below`.
@@ -361,8 +430,9 @@ class Partitioner {
     // lo_/hi_ holding the halves' bounds; false leaves the source buffer
     // untouched, to try the next dimension.
     template <class GoesLeft>
-    bool cut_at(std::size_t b, std::size_t e, int buf, std::size_t left, GoesLeft goes_left) {
-        const bool have_bounds = split(b, e, buf, left, goes_left, diverse_);
+    bool cut_at(std::size_t b, std::size_t e, int buf, std::size_t left, GoesLeft goes_left, const Team* team) {
+        const bool have_bounds = team != nullptr ? split_together(*team, b, e, buf, left, goes_left)
+                                                 : split(b, e, buf, b, b + left, goes_left, diverse_);
         if (diverse_) {
             const bool ok = side_diverse(0) && side_diverse(1);
             clear_counts();
@@ -375,28 +445,67 @@ class Partitioner {
         return true;
     }
 
-    // Writes rows [b, e) of buffer `src` into the same range of the other
-    // buffer, the `left` rows for which goes_left holds first, each side in
-    // its order (stable), counting each side's sensitive codes if `count`.
-    // On AVX2 it also takes the halves' bounds into lo_/hi_ and says so.
+    // split() with the team: each thread counts its chunk's left rows, then
+    // moves its chunk to where those counts place it; the counts and bounds
+    // of the threads are then merged into this worker's.
     template <class GoesLeft>
-    bool split(std::size_t b, std::size_t e, int src, std::size_t left, GoesLeft goes_left, bool count) {
+    bool split_together(const Team& team, std::size_t b, std::size_t e, int buf, std::size_t left,
+                        GoesLeft goes_left) {
+        const std::size_t size = team.size(), w = width();
+        std::vector<std::size_t> lefts(size);
+        parallel_for(size, [&](std::size_t t) {
+            const auto [cb, ce] = rows_of(b, e, size, t);
+            std::size_t c = 0;
+            for (std::size_t r = cb; r < ce; ++r) c += goes_left(bufs_[buf] + r * w) ? 1 : 0;
+            lefts[t] = c;
+        });
+        std::vector<std::size_t> li(size), ri(size);
+        for (std::size_t t = 0, l = b, r = b + left; t < size; ++t) {
+            const auto [cb, ce] = rows_of(b, e, size, t);
+            li[t] = l;
+            ri[t] = r;
+            l += lefts[t];
+            r += ce - cb - lefts[t];
+        }
+        std::vector<char> have(size);
+        parallel_for(size, [&](std::size_t t) {
+            const auto [cb, ce] = rows_of(b, e, size, t);
+            have[t] = team[t]->split(cb, ce, buf, li[t], ri[t], goes_left, diverse_) ? 1 : 0;
+        });
+        for (std::size_t t = 1; t < size; ++t) {
+            auto& m = *team[t];
+            for (std::size_t c = 0; c < cnt2_.size(); ++c) cnt2_[c] += m.cnt2_[c];
+            std::fill(m.cnt2_.begin(), m.cnt2_.end(), 0);
+            for (std::size_t q = 0; q < 2 * d_ && have[0]; ++q) {
+                lo_[q] = std::min(lo_[q], m.lo_[q]);
+                hi_[q] = std::max(hi_[q], m.hi_[q]);
+            }
+        }
+        return have[0] != 0;
+    }
+
+    // Writes rows [b, e) of buffer `src` into the other buffer, those for
+    // which goes_left holds from row li on, the others from row ri on, each
+    // side in its order (stable), counting each side's sensitive codes if
+    // `count`. On AVX2 it also takes the halves' bounds into lo_/hi_ and says so.
+    template <class GoesLeft>
+    bool split(std::size_t b, std::size_t e, int src, std::size_t li, std::size_t ri, GoesLeft goes_left,
+               bool count) {
 #ifdef MEDANON_AVX2_SPLIT
         if constexpr (D > 0 && D <= 8) {
             if (avx2_) {
-                split_avx2(b, e, src, left, goes_left, count);
+                split_avx2(b, e, src, li, ri, goes_left, count);
                 return true;
             }
         }
 #endif
         const std::size_t w = width();
         const std::uint32_t* in = bufs_[src] + b * w;
-        std::uint32_t* out = bufs_[1 - src] + b * w;
+        std::uint32_t* out = bufs_[1 - src];
         std::int64_t* cnt = cnt2_.data();
         const std::size_t dd = d_, sc = scodes_;
         // Branch-free: the side is data, not control flow (half the rows go
         // each way, so a branch would be mispredicted half the time).
-        std::size_t li = 0, ri = left;
         for (std::size_t r = b; r < e; ++r, in += w) {
             const std::size_t gl = goes_left(in) ? 1 : 0;
             const std::size_t mask = std::size_t{0} - gl;
@@ -420,16 +529,15 @@ class Partitioner {
     // half's bounds and leaves the other's alone through its side mask: OR
     // with all ones is neutral for the minimum, AND with zero for the maximum.
     template <class GoesLeft>
-    __attribute__((target("avx2"))) void split_avx2(std::size_t b, std::size_t e, int src, std::size_t left,
-                                                    GoesLeft goes_left, bool count) {
+    __attribute__((target("avx2"))) void split_avx2(std::size_t b, std::size_t e, int src, std::size_t li,
+                                                    std::size_t ri, GoesLeft goes_left, bool count) {
         constexpr std::size_t w = D + 2;
         const std::uint32_t* in = bufs_[src] + b * w;
-        std::uint32_t* out = bufs_[1 - src] + b * w;
+        std::uint32_t* out = bufs_[1 - src];
         std::int64_t* cnt = cnt2_.data();
         const std::size_t sc = scodes_;
         const __m256i ones = _mm256_set1_epi32(-1);
         __m256i lo_l = ones, lo_r = ones, hi_l = _mm256_setzero_si256(), hi_r = _mm256_setzero_si256();
-        std::size_t li = 0, ri = left;
         for (std::size_t r = b; r < e; ++r, in += w) {
             const std::size_t gl = goes_left(in) ? 1 : 0;
             const std::size_t mask = std::size_t{0} - gl;
@@ -528,13 +636,14 @@ class Partitioner {
     }
 
     static constexpr std::size_t kSelectMin = 32;
+    static constexpr std::size_t kScanBlock = 8;  // rows between the checks of count_distinct's early stop
     static constexpr std::uint32_t kDenseCodes = 256;
 
     // Cuts rows [b, e) of buffer `buf` (bounds in kmin_/kmax_) at the first
     // allowable dimension; returns the first row of the right half, now in
     // the other buffer, with lo_/hi_ holding the halves' bounds (left then
     // right); returns 0 when no cut is allowable.
-    std::size_t try_cut(std::size_t b, std::size_t e, int buf) {
+    std::size_t try_cut(std::size_t b, std::size_t e, int buf, const Team* team = nullptr) {
         const std::size_t np = e - b;
         const auto k = static_cast<std::size_t>(in_.k);
         count_distinct(b, e, buf);
@@ -562,7 +671,7 @@ class Partitioner {
         for (const std::size_t j : order_) {
             std::size_t left = 0;
             if (!in_.relaxed) {
-                const auto [m, l0, l1] = select(b, e, buf, j, kmin_[j], kmax_[j], (np - 1) / 2);
+                const auto [m, l0, l1] = select(b, e, buf, j, kmin_[j], kmax_[j], (np - 1) / 2, team);
                 bool use_le;
                 if (l1 < np && l0 > 0) {
                     const auto dev1 = std::abs(2 * static_cast<long long>(l1) - static_cast<long long>(np));
@@ -574,12 +683,12 @@ class Partitioner {
                 left = use_le ? l1 : l0;
                 if (left < k || np - left < k) continue;
                 const std::uint32_t t = use_le ? m : m - 1;  // l0 > 0 when !use_le, so m > 0
-                if (!cut_at(b, e, buf, left, [j, t](const std::uint32_t* r) { return r[j] <= t; })) continue;
+                if (!cut_at(b, e, buf, left, [j, t](const std::uint32_t* r) { return r[j] <= t; }, team)) continue;
             } else {
                 // Relaxed: the first np/2 rows in (key, original index) order go left.
                 left = np / 2;
                 if (left < k || np - left < k) continue;
-                const auto [m, l0, l1] = select(b, e, buf, j, kmin_[j], kmax_[j], left);
+                const auto [m, l0, l1] = select(b, e, buf, j, kmin_[j], kmax_[j], left, team);
                 (void)l1;
                 // Of the rows whose key is m, the (left - l0) of smallest index go left.
                 ties_.clear();
@@ -591,9 +700,10 @@ class Partitioner {
                 std::nth_element(ties_.begin(), ties_.begin() + static_cast<std::ptrdiff_t>(need), ties_.end());
                 const std::uint32_t pivot = ties_[need];
                 const std::size_t idx = d_ + 1;
-                const bool made = cut_at(b, e, buf, left, [j, m, pivot, idx](const std::uint32_t* r) {
-                    return r[j] < m || (r[j] == m && r[idx] < pivot);
-                });
+                const bool made = cut_at(
+                    b, e, buf, left,
+                    [j, m, pivot, idx](const std::uint32_t* r) { return r[j] < m || (r[j] == m && r[idx] < pivot); },
+                    team);
                 if (!made) continue;
             }
             return b + left;
@@ -639,11 +749,16 @@ MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, std::int64
     workers.push_back(std::make_unique<Partitioner<D>>(sh));
     std::vector<Seed> seeds{workers[0]->root(sh.gdistinct)};
     if (threads > 1) {
-        // Breadth first until there are two subtrees per thread (median cuts
-        // make them nearly equal), each level's nodes shared between the
-        // threads (only the root is cut on one), then the largest first,
-        // each to the next free worker.
+        // The root cut by every thread together, then breadth first until
+        // there are two subtrees per thread (median cuts make them nearly
+        // equal), each level's nodes shared between the threads, then the
+        // largest first, each to the next free worker.
         for (std::size_t t = 1; t < threads; ++t) workers.push_back(std::make_unique<Partitioner<D>>(sh));
+        typename Partitioner<D>::Team team;
+        for (auto& w : workers) team.push_back(w.get());
+        std::vector<Seed> halves;
+        workers[0]->expand(seeds[0], halves, &team);
+        seeds = std::move(halves);
         std::vector<std::vector<Seed>> next(threads);
         while (!seeds.empty() && seeds.size() < 2 * threads) {
             const std::size_t busy = std::min(threads, seeds.size());
@@ -667,28 +782,27 @@ MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, std::int64
     // index. They are read below in worker order (g: place in that order),
     // so that the finals, their bounds and their rows come in memory order,
     // not in label order (the labels are scattered writes whatever the order).
+    // The numbering marks each final's smallest index in `labels` (written in
+    // full below) and reads the marks in index order: one pass, no sort.
     std::vector<std::size_t> start(workers.size() + 1, 0);
     for (std::size_t t = 0; t < workers.size(); ++t) start[t + 1] = start[t] + workers[t]->finals().size();
-    struct Ref {
-        std::uint32_t first;
-        std::size_t g;
-    };
-    std::vector<Ref> refs;
-    refs.reserve(start.back());
-    for (std::size_t t = 0; t < workers.size(); ++t) {
-        for (const Final& f : workers[t]->finals()) refs.push_back({f.first, refs.size()});
+    const std::size_t parts = start.back();
+    std::fill(labels, labels + n, -1);
+    for (std::size_t t = 0, g = 0; t < workers.size(); ++t) {
+        for (const Final& f : workers[t]->finals()) labels[f.first] = static_cast<std::int64_t>(g++);
     }
-    std::sort(refs.begin(), refs.end(), [](const Ref& a, const Ref& c) { return a.first < c.first; });
-    std::vector<std::uint32_t> label_of(refs.size());
-    for (std::size_t p = 0; p < refs.size(); ++p) label_of[refs[p].g] = static_cast<std::uint32_t>(p);
+    std::vector<std::uint32_t> label_of(parts);
+    for (std::size_t i = 0, p = 0; i < n; ++i) {
+        if (labels[i] >= 0) label_of[static_cast<std::size_t>(labels[i])] = static_cast<std::uint32_t>(p++);
+    }
     MondrianResult res;
-    res.partitions = refs.size();
-    res.counts.resize(refs.size());
-    res.mins.resize(refs.size() * d);
-    res.maxs.resize(refs.size() * d);
+    res.partitions = parts;
+    res.counts.resize(parts);
+    res.mins.resize(parts * d);
+    res.maxs.resize(parts * d);
     const std::size_t w = d + 2;
     parallel_for(workers.size(), [&](std::size_t part) {
-        const auto [begin, end] = chunk(refs.size(), workers.size(), part);
+        const auto [begin, end] = chunk(parts, workers.size(), part);
         for (std::size_t t = 0, g = begin; g < end; ++g) {
             while (g >= start[t + 1]) ++t;
             const Final& f = workers[t]->finals()[g - start[t]];

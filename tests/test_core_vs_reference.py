@@ -202,17 +202,38 @@ def test_every_key_encoding_agrees(case: tuple[list[int], str, str, float, float
 
 
 @pytest.mark.parametrize("mode", ["strict", "relaxed"])
-def test_threads_do_not_change_the_partitions(mode: str) -> None:
-    # Large enough (>= 16384 rows a thread) that 2 and 3 threads really share subtrees.
+@pytest.mark.parametrize("columns", [[0, 1, 2, 7, 8, 5, 4, 6], list(range(11))])
+@pytest.mark.parametrize("codes", [9, 400])
+@pytest.mark.parametrize("root", ["free", "blocked"])
+def test_threads_do_not_change_the_partitions(mode: str, columns: list[int], codes: int, root: str) -> None:
+    # Large enough (>= 16384 rows a thread) that 2 and 3 threads cut the root
+    # together and then share subtrees. Eight columns take the fixed-width
+    # row split, eleven the generic one; 400 sensitive codes are counted
+    # through the list of those present, 9 in full.
     rng = np.random.default_rng(5)
     n = 60_000
     x, cats = _encodings_table(rng, n)
-    s = rng.integers(0, 9, n).astype(np.int32)
-    one = _core.mondrian(x, s, cats, 8, "entropy", 2.0, 1.0, mode, 1)
+    x, cats = np.ascontiguousarray(x[:, columns]), cats[columns]
+    s = rng.integers(0, codes, n).astype(np.int32)
+    div, l = "entropy", 2.0
+    if root == "blocked":
+        # The root tries column 0 first (every span is 1 there, ties go in
+        # column order), and its lower half holds only 2 sensitive values:
+        # that cut fails distinct l = 3, and the next column must be cut.
+        low = x[:, 0] < np.median(x[:, 0])
+        s = np.where(low, rng.integers(0, 2, n), rng.integers(2, codes, n)).astype(np.int32)
+        div, l = "distinct", 3.0
+    one = _core.mondrian(x, s, cats, 8, div, l, 1.0, mode, 1)
     for threads in (2, 3):
-        many = _core.mondrian(x, s, cats, 8, "entropy", 2.0, 1.0, mode, threads)
+        many = _core.mondrian(x, s, cats, 8, div, l, 1.0, mode, threads)
         for a, b in zip(one, many, strict=True):
             np.testing.assert_array_equal(a, b)
+    if root == "blocked":
+        # The release keeps the lower and upper halves of column 0 apart only through later cuts:
+        # the root's cut was on another column, so some partition spans column 0's median.
+        mins, maxs = one[1][:, 0], one[2][:, 0]
+        median = np.median(x[:, 0])
+        assert np.any((mins < median) & (maxs >= median))
 
 
 @pytest.mark.parametrize("threads", [0, -1, 1025])
