@@ -28,7 +28,9 @@ struct KeyColumn {
     std::uint32_t max_key = 0;
 
     double value(std::uint32_t key) const {
-        return affine ? (static_cast<double>(key) + base) / scale : values[key];
+        if (!affine) return values[key];
+        const double q = static_cast<double>(key) + base;
+        return scale == 1.0 ? q : q / scale;  // q / 1.0 is q: integer columns skip the division
     }
 };
 

@@ -326,6 +326,14 @@ class Partitioner {
         if (team != nullptr && np >= kSelectMin) return select_together(*team, b, e, buf, j, lo, hi, rank);
         const std::uint32_t* p = bufs_[buf] + b * w + j;
         const std::uint64_t range = std::uint64_t{hi} - lo + 1;
+        const unsigned shift = shift_for(np, lo, hi);
+        if (shift == 0) {
+            hist_.assign(range, 0);
+            for (std::size_t r = 0; r < np; ++r) ++hist_[p[r * w] - lo];
+            std::size_t below = 0, q = 0;
+            while (below + hist_[q] <= rank) below += hist_[q++];
+            return {static_cast<std::uint32_t>(lo + q), below, below + hist_[q]};
+        }
         if (np < kSelectMin) {
             // Few keys: each one's counts below and up to it, branch-free
             // (vectorised), until the one whose span holds the rank. Fewer
@@ -343,14 +351,6 @@ class Partitioner {
                 if (below <= rank && rank < upto) return {x, below, upto};
             }
             throw std::logic_error("select: rank " + std::to_string(rank) + " is not below " + std::to_string(np));
-        }
-        const unsigned shift = shift_for(np, lo, hi);
-        if (shift == 0) {
-            hist_.assign(range, 0);
-            for (std::size_t r = 0; r < np; ++r) ++hist_[p[r * w] - lo];
-            std::size_t below = 0, q = 0;
-            while (below + hist_[q] <= rank) below += hist_[q++];
-            return {static_cast<std::uint32_t>(lo + q), below, below + hist_[q]};
         }
         hist_.assign(static_cast<std::size_t>((range - 1) >> shift) + 1, 0);
         for (std::size_t r = 0; r < np; ++r) ++hist_[(p[r * w] - lo) >> shift];
