@@ -156,6 +156,16 @@ _ROW_IQR = 0.8  # height interquartile range <= 0.8 median height (not blobs)
 _ROW_TALL = 2.2  # row height <= 2.2 median heights (one row, ascenders and descenders)
 _WORD_SMALL = 16  # touching letters: text up to 16 px tall (1-3 px strokes, anti-aliasing)
 _OTHER_OVER = 0.3  # ... a line of the other polarity adds when <= 0.3 of its width is over them
+# a row's polarity: the one whose characters share their line's colour
+# more closely, by >= 0.5 grey level on average (letters are drawn in one
+# colour; the gaps between them take the surround's varying extreme grey)
+_SPREAD = 0.5
+# letters enclose the gaps between them: their lines span the other
+# polarity's lines to within 0.05 of the latter's height, and reach past
+# them by at most 1.5 of it along the row (an end letter; the gaps are as
+# tall as the small letters) and 0.5 across (capitals, descenders)
+_ENCLOSE = 0.05
+_ENCLOSE_X, _ENCLOSE_Y = 1.5, 0.5
 _TRIM_H = 1.5  # a row's outliers: characters taller than 1.5 median heights (or off its band)
 _GROW_CAP = 3  # a line grows at most this many heights a side
 _GROW_OUT = 0.3  # ... through strokes reaching at most 0.3 height above or below it
@@ -509,6 +519,7 @@ def _row_line(
     strokes: tuple[npt.NDArray[Any], npt.NDArray[Any]],
     p: _Params,
     trim: bool = False,
+    held: list[tuple[int, int, int, int]] | None = None,
 ) -> list[tuple[int, int, int, int, float, float]]:
     """The lines of one row of characters (empty when it does not look like text).
 
@@ -520,9 +531,16 @@ def _row_line(
     brighter one), each holding at least half of the characters still left,
     as the first must hold half of them all (in speckle, peaks are spread
     and few share one); a set that is not a line ends the search.  The
-    polarity whose lines hold more characters (then: taller ones; the gaps
-    between bright letters are dark characters too, but shorter) gives the
-    row's lines; a line of the other polarity is added when at most 0.3 of
+    gaps between bright letters (and their counters) are dark characters
+    too, so the row's lines are those of the polarity whose characters
+    share their line's colour more closely (by ``_SPREAD`` on average: the
+    letters are drawn in one colour, the gaps take the surround's varying
+    extreme grey), else of the one whose lines hold more characters (then:
+    taller ones).  When those are the gaps (their colour as tight, both
+    clipped at black or white, and they outnumber few, wide or round
+    letters) and the other polarity's lines enclose them (:func:`_encloses`),
+    the latter are appended to `held`, when given, to be kept as found.
+    Otherwise a line of the other polarity is added when at most 0.3 of
     its width lies over them (a line whose letters change polarity where it
     crosses a brighter structure).  A polarity with one character in the row has a line when
     it is one wide, well separated component crossed by several strokes
@@ -535,10 +553,12 @@ def _row_line(
     best: list[tuple[int, int, int, int, float, float]] = []
     other: list[tuple[int, int, int, int, float, float]] = []
     best_n = (0, 0.0)
+    best_spread: float | None = None
     for pol in (0.0, 1.0):
         rest = mem[mem[:, _POL] == pol]
         found: list[tuple[int, int, int, int, float, float]] = []
         n_found = (0, 0.0)
+        off: list[float] = []  # each line character's peak off its line's colour
         # beside characters of the other polarity, only a small word (a
         # streak of speckle or a fibre is as wide and crossed as often)
         if len(rest) == 1 and (len(mem) == 1 or rest[0, _H] <= _WORD_SMALL):
@@ -581,11 +601,23 @@ def _row_line(
             if x1 - x0 >= _EXTENT * hm:
                 found.append((int(x0), int(y0), int(x1 - x0), int(y1 - y0), pol, _median(same[:, _PEAK])))
                 n_found = (n_found[0] + len(same), n_found[1] + float(same[:, _H].sum()))
-        if n_found > best_n:
+                off += list(np.abs(same[:, _PEAK] - found[-1][5]))
+        spread = float(np.mean(off)) if off else None
+        if spread is not None and best_spread is not None and abs(spread - best_spread) >= _SPREAD:
+            better = spread < best_spread
+        else:
+            better = n_found > best_n
+        if better:
             best, other = found, best
-            best_n = n_found
+            best_n, best_spread = n_found, spread
         else:
             other = found
+    if held is not None and best and other and _encloses(other, best):
+        # the letters are kept as found: grown and extended as well, their
+        # lines reached into speckle of their own grey (the gaps' lines,
+        # grown as before, hold the line's rows)
+        held += [o[:4] for o in other]
+        return best
     # a line of the other polarity beside the row's lines (not over them) is
     # more of the text: the letters of a line crossing a brighter structure
     # change polarity there
@@ -594,6 +626,26 @@ def _row_line(
         if over <= _OTHER_OVER * o[2]:
             best = [*best, o]
     return best
+
+
+def _encloses(
+    outer: list[tuple[int, int, int, int, float, float]],
+    inner: list[tuple[int, int, int, int, float, float]],
+) -> bool:
+    """The lines `outer` span the lines `inner`, and reach past them, but not far.
+
+    Spanning is to within ``_ENCLOSE`` of the inner lines' median height;
+    they reach at most ``_ENCLOSE_X`` of it past them along the row and
+    ``_ENCLOSE_Y`` across it.
+    """
+    o, i = np.array([b[:4] for b in outer], np.float64), np.array([b[:4] for b in inner], np.float64)
+    ox0, oy0, ox1, oy1 = o[:, 0].min(), o[:, 1].min(), (o[:, 0] + o[:, 2]).max(), (o[:, 1] + o[:, 3]).max()
+    ix0, iy0, ix1, iy1 = i[:, 0].min(), i[:, 1].min(), (i[:, 0] + i[:, 2]).max(), (i[:, 1] + i[:, 3]).max()
+    h = float(np.median(i[:, 3]))
+    tol, dx, dy = max(1.0, _ENCLOSE * h), _ENCLOSE_X * h, _ENCLOSE_Y * h
+    inside = ox0 <= ix0 + tol and oy0 <= iy0 + tol and ox1 >= ix1 - tol and oy1 >= iy1 - tol
+    near = ox0 >= ix0 - dx and oy0 >= iy0 - dy and ox1 <= ix1 + dx and oy1 <= iy1 + dy
+    return bool(inside and near and (ox0 < ix0 or oy0 < iy0 or ox1 > ix1 or oy1 > iy1))
 
 
 def _clear_line(
@@ -638,8 +690,9 @@ def _lines(
     separated from its surround and crossed by several strokes.  Each line
     is then grown along its rows through strokes (:func:`_grow`) and then
     through pixels of its own colour (:func:`_extend`); lines of a row that
-    was split by polarity (two close lines bridged by the other polarity)
-    are kept as found (grown, they reached into Doppler and speckle on real
+    was split by polarity (two close lines bridged by the other polarity),
+    and letters around a row's lines of the gaps between them, are kept as
+    found (grown, they reached into Doppler and speckle on real
     ultrasound).
     """
     if len(chars) == 0:
@@ -651,10 +704,10 @@ def _lines(
     group, chars = group[order], chars[order]
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     out = []
-    split: list[tuple[int, int, int, int]] = []  # lines of split rows: not grown
+    split: list[tuple[int, int, int, int]] = []  # lines of split rows, letters around gaps: not grown
     for grp in np.split(chars, starts[1:]):
         for mem in _rows(grp):
-            lines = _row_line(mem, strokes, p)
+            lines = _row_line(mem, strokes, p, held=split)
             tall = float((mem[:, _Y] + mem[:, _H]).max() - mem[:, _Y].min())
             if not lines and len(mem) > 2 and tall > _ROW_TALL * _median(mem[:, _H]):
                 # the counters and gaps of one polarity can bridge two close
