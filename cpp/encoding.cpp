@@ -136,7 +136,8 @@ void scan_rows(const double* x, std::size_t n, std::size_t, std::array<double, D
 #endif
 
 template <std::size_t D>
-bool scan(const MondrianInput& in, std::size_t threads, double* lo, double* hi, bool* integer) {
+bool scan(const MondrianInput& in, ThreadPool& pool, double* lo, double* hi, bool* integer) {
+    const std::size_t threads = pool.size();
     const std::size_t d = D > 0 ? D : in.d;
     constexpr double inf = std::numeric_limits<double>::infinity();
     using Acc = std::conditional_t<(D > 0), std::array<double, D>, std::vector<double>>;
@@ -144,7 +145,7 @@ bool scan(const MondrianInput& in, std::size_t threads, double* lo, double* hi, 
         Acc l{}, h{}, odd{};
     };
     std::vector<Part> parts(threads);
-    parallel_for(threads, [&](std::size_t t) {
+    pool.run(threads, [&](std::size_t t) {
         Part& p = parts[t];
         if constexpr (D == 0) {
             for (auto* a : {&p.l, &p.h, &p.odd}) a->resize(d);
@@ -236,7 +237,7 @@ void write_rows(const double* x, std::size_t first, std::size_t n, std::size_t d
 }
 
 template <std::size_t D>
-void write_keys(const MondrianInput& in, std::size_t threads, const std::vector<KeyColumn>& cols,
+void write_keys(const MondrianInput& in, ThreadPool& pool, const std::vector<KeyColumn>& cols,
                 const std::vector<char>& kind, const std::uint32_t* codes, std::uint32_t* rows,
                 std::vector<char>& inexact) {
     const std::size_t d = D > 0 ? D : in.d, w = d + 2;
@@ -250,8 +251,9 @@ void write_keys(const MondrianInput& in, std::size_t threads, const std::vector<
         scale[j] = kind[j] != 0 ? cols[j].scale : 1.0;
         base[j] = kind[j] != 0 ? cols[j].base : 0.0;
     }
+    const std::size_t threads = pool.size();
     std::vector<Acc> miss(threads);
-    parallel_for(threads, [&](std::size_t t) {
+    pool.run(threads, [&](std::size_t t) {
         Acc& m = miss[t];
         if constexpr (D == 0) m.resize(d);
         for (std::size_t j = 0; j < d; ++j) m[j] = 0.0;
@@ -320,7 +322,7 @@ std::vector<std::uint32_t> dense_codes(const MondrianInput& in, std::uint32_t& d
 }
 
 template <std::size_t D>
-EncodedRows encode_fixed(const MondrianInput& in) {
+EncodedRows encode_fixed(const MondrianInput& in, ThreadPool& pool) {
     const std::size_t n = in.n, d = in.d;
     EncodedRows enc;
     enc.n = n;
@@ -329,8 +331,7 @@ EncodedRows encode_fixed(const MondrianInput& in) {
     enc.columns.resize(d);
     std::vector<double> lo(d), hi(d);
     std::unique_ptr<bool[]> integer(new bool[d]);
-    const std::size_t threads = threads_for(in.threads, n);
-    if (!scan<D>(in, threads, lo.data(), hi.data(), integer.get())) throw_first_bad(in);
+    if (!scan<D>(in, pool, lo.data(), hi.data(), integer.get())) throw_first_bad(in);
 
     std::vector<std::uint32_t> codes;
     if (in.sensitive != nullptr && in.criterion.kind != Diversity::none) {
@@ -353,13 +354,13 @@ EncodedRows encode_fixed(const MondrianInput& in) {
     }
     enc.rows = KeyBuffer(n * enc.width + kRowPadding);
     std::vector<char> inexact(d, 0);
-    write_keys<D>(in, threads, enc.columns, kind, codes.empty() ? nullptr : codes.data(), enc.rows.data(), inexact);
+    write_keys<D>(in, pool, enc.columns, kind, codes.empty() ? nullptr : codes.data(), enc.rows.data(), inexact);
     std::vector<std::size_t> ranked;
     for (std::size_t j = 0; j < d; ++j) {
         if (kind[j] == 0 || inexact[j]) ranked.push_back(j);
     }
     std::atomic<std::size_t> taken{0};
-    parallel_for(std::min(threads, ranked.size()), [&](std::size_t) {
+    pool.run(std::min(pool.size(), ranked.size()), [&](std::size_t) {
         for (std::size_t i = taken++; i < ranked.size(); i = taken++) {
             rank_column(in, ranked[i], enc.columns[ranked[i]], enc.rows.data());
         }
@@ -399,20 +400,20 @@ void KeyBuffer::release() noexcept {
     size_ = 0;
 }
 
-EncodedRows encode(const MondrianInput& in) {
+EncodedRows encode(const MondrianInput& in, ThreadPool& pool) {
     if (in.n > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
         throw std::invalid_argument("more than 2147483647 rows: split the table into shards");
     }
     switch (in.d) {
-        case 1: return encode_fixed<1>(in);
-        case 2: return encode_fixed<2>(in);
-        case 3: return encode_fixed<3>(in);
-        case 4: return encode_fixed<4>(in);
-        case 5: return encode_fixed<5>(in);
-        case 6: return encode_fixed<6>(in);
-        case 7: return encode_fixed<7>(in);
-        case 8: return encode_fixed<8>(in);
-        default: return encode_fixed<0>(in);
+        case 1: return encode_fixed<1>(in, pool);
+        case 2: return encode_fixed<2>(in, pool);
+        case 3: return encode_fixed<3>(in, pool);
+        case 4: return encode_fixed<4>(in, pool);
+        case 5: return encode_fixed<5>(in, pool);
+        case 6: return encode_fixed<6>(in, pool);
+        case 7: return encode_fixed<7>(in, pool);
+        case 8: return encode_fixed<8>(in, pool);
+        default: return encode_fixed<0>(in, pool);
     }
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "mondrian.hpp"
+#include "parallel.hpp"
 
 namespace medanon {
 
@@ -82,8 +83,8 @@ struct EncodedRows {
 };
 
 // Checks every value (finite; categorical columns hold codes in [0, domain))
-// and encodes. Throws std::invalid_argument naming the first bad value in
-// row-major order.
-EncodedRows encode(const MondrianInput& input);
+// and encodes, on the pool's threads. Throws std::invalid_argument naming the
+// first bad value in row-major order.
+EncodedRows encode(const MondrianInput& input, ThreadPool& pool);
 
 }  // namespace medanon

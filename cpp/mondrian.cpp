@@ -71,8 +71,9 @@ bool cpu_has_avx2() {
 // undo). Nodes own disjoint row ranges, so workers on different subtrees
 // never touch the same words.
 struct Shared {
-    Shared(const MondrianInput& input, EncodedRows enc)
+    Shared(const MondrianInput& input, EncodedRows enc, ThreadPool& threads)
         : in(input),
+          pool(threads),
           n(enc.n),
           d(enc.d),
           cols(std::move(enc.columns)),
@@ -87,6 +88,7 @@ struct Shared {
         for (std::size_t j = 0; j < d; ++j) gspan[j] = cols[j].value(cols[j].max_key) - cols[j].value(0);
     }
     const MondrianInput& in;
+    ThreadPool& pool;
     std::size_t n, d;
     std::vector<KeyColumn> cols;
     KeyBuffer buf0, buf1;
@@ -385,7 +387,7 @@ class Partitioner {
         const std::size_t w = width(), size = team.size();
         const unsigned shift = shift_for(e - b, lo, hi);
         const std::size_t bins = static_cast<std::size_t>((hi - lo) >> shift) + 1;
-        parallel_for(size, [&](std::size_t t) {
+        sh_.pool.run(size, [&](std::size_t t) {
             auto& h = team[t]->hist_;
             h.assign(bins, 0);
             const auto [cb, ce] = rows_of(b, e, size, t);
@@ -400,7 +402,7 @@ class Partitioner {
         };
         while (below + in_bin(q) <= rank) below += in_bin(q++);
         if (shift == 0) return {static_cast<std::uint32_t>(lo + q), below, below + in_bin(q)};
-        parallel_for(size, [&](std::size_t t) {
+        sh_.pool.run(size, [&](std::size_t t) {
             auto& v = team[t]->tmp_;
             v.clear();
             const auto [cb, ce] = rows_of(b, e, size, t);
@@ -453,7 +455,7 @@ class Partitioner {
                         GoesLeft goes_left) {
         const std::size_t size = team.size(), w = width();
         std::vector<std::size_t> lefts(size);
-        parallel_for(size, [&](std::size_t t) {
+        sh_.pool.run(size, [&](std::size_t t) {
             const auto [cb, ce] = rows_of(b, e, size, t);
             std::size_t c = 0;
             for (std::size_t r = cb; r < ce; ++r) c += goes_left(bufs_[buf] + r * w) ? 1 : 0;
@@ -468,7 +470,7 @@ class Partitioner {
             r += ce - cb - lefts[t];
         }
         std::vector<char> have(size);
-        parallel_for(size, [&](std::size_t t) {
+        sh_.pool.run(size, [&](std::size_t t) {
             const auto [cb, ce] = rows_of(b, e, size, t);
             have[t] = team[t]->split(cb, ce, buf, li[t], ri[t], goes_left, diverse_) ? 1 : 0;
         });
@@ -741,10 +743,10 @@ class Partitioner {
 };
 
 template <std::size_t D>
-MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, std::int64_t* labels) {
-    Shared sh(input, std::move(enc));
+MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, ThreadPool& pool, std::int64_t* labels) {
+    Shared sh(input, std::move(enc), pool);
     const std::size_t n = sh.n, d = sh.d;
-    const std::size_t threads = threads_for(input.threads, n);
+    const std::size_t threads = pool.size();
     std::vector<std::unique_ptr<Partitioner<D>>> workers;
     workers.push_back(std::make_unique<Partitioner<D>>(sh));
     std::vector<Seed> seeds{workers[0]->root(sh.gdistinct)};
@@ -762,7 +764,7 @@ MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, std::int64
         std::vector<std::vector<Seed>> next(threads);
         while (!seeds.empty() && seeds.size() < 2 * threads) {
             const std::size_t busy = std::min(threads, seeds.size());
-            parallel_for(busy, [&](std::size_t t) {
+            pool.run(busy, [&](std::size_t t) {
                 next[t].clear();
                 for (std::size_t i = t; i < seeds.size(); i += busy) workers[t]->expand(seeds[i], next[t]);
             });
@@ -774,7 +776,7 @@ MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, std::int64
         std::sort(seeds.begin(), seeds.end(), [](const Seed& a, const Seed& c) { return a.e - a.b > c.e - c.b; });
     }
     std::atomic<std::size_t> taken{0};
-    parallel_for(workers.size(), [&](std::size_t t) {
+    pool.run(workers.size(), [&](std::size_t t) {
         for (std::size_t i = taken++; i < seeds.size(); i = taken++) workers[t]->drain(seeds[i]);
     });
 
@@ -801,7 +803,7 @@ MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, std::int64
     res.mins.resize(parts * d);
     res.maxs.resize(parts * d);
     const std::size_t w = d + 2;
-    parallel_for(workers.size(), [&](std::size_t part) {
+    pool.run(workers.size(), [&](std::size_t part) {
         const auto [begin, end] = chunk(parts, workers.size(), part);
         for (std::size_t t = 0, g = begin; g < end; ++g) {
             while (g >= start[t + 1]) ++t;
@@ -827,17 +829,18 @@ const char* split_kernel() { return cpu_has_avx2() ? "avx2" : "portable"; }
 
 MondrianResult mondrian(const MondrianInput& input, std::int64_t* labels) {
     validate(input);
-    EncodedRows enc = encode(input);
+    ThreadPool pool(threads_for(input.threads, input.n));
+    EncodedRows enc = encode(input, pool);
     switch (input.d) {
-        case 1: return run_fixed<1>(input, std::move(enc), labels);
-        case 2: return run_fixed<2>(input, std::move(enc), labels);
-        case 3: return run_fixed<3>(input, std::move(enc), labels);
-        case 4: return run_fixed<4>(input, std::move(enc), labels);
-        case 5: return run_fixed<5>(input, std::move(enc), labels);
-        case 6: return run_fixed<6>(input, std::move(enc), labels);
-        case 7: return run_fixed<7>(input, std::move(enc), labels);
-        case 8: return run_fixed<8>(input, std::move(enc), labels);
-        default: return run_fixed<0>(input, std::move(enc), labels);
+        case 1: return run_fixed<1>(input, std::move(enc), pool, labels);
+        case 2: return run_fixed<2>(input, std::move(enc), pool, labels);
+        case 3: return run_fixed<3>(input, std::move(enc), pool, labels);
+        case 4: return run_fixed<4>(input, std::move(enc), pool, labels);
+        case 5: return run_fixed<5>(input, std::move(enc), pool, labels);
+        case 6: return run_fixed<6>(input, std::move(enc), pool, labels);
+        case 7: return run_fixed<7>(input, std::move(enc), pool, labels);
+        case 8: return run_fixed<8>(input, std::move(enc), pool, labels);
+        default: return run_fixed<0>(input, std::move(enc), pool, labels);
     }
 }
 
