@@ -661,16 +661,16 @@ class Partitioner {
             order_.push_back(j);
         }
         if (order_.empty()) return 0;
-        // Widest first, ties in column order: a stable insertion sort, as
-        // std::stable_sort allocates a buffer on every call.
-        for (std::size_t i = 1; i < order_.size(); ++i) {
-            const std::size_t j = order_[i];
-            std::size_t q = i;
-            for (; q > 0 && span_[order_[q - 1]] < span_[j]; --q) order_[q] = order_[q - 1];
-            order_[q] = j;
-        }
         if (diverse_) list_present(b, e, buf);
-        for (const std::size_t j : order_) {
+        while (!order_.empty()) {
+            // Widest first, ties in column order. Taken one at a time, not
+            // sorted, as most nodes are cut on the first they try.
+            std::size_t widest = 0;
+            for (std::size_t q = 1; q < order_.size(); ++q) {
+                if (span_[order_[q]] > span_[order_[widest]]) widest = q;
+            }
+            const std::size_t j = order_[widest];
+            order_.erase(order_.begin() + static_cast<std::ptrdiff_t>(widest));
             std::size_t left = 0;
             if (!in_.relaxed) {
                 const auto [m, l0, l1] = select(b, e, buf, j, kmin_[j], kmax_[j], (np - 1) / 2, team);
