@@ -288,8 +288,10 @@ void rank_column(const MondrianInput& in, std::size_t j, KeyColumn& col, std::ui
 }
 
 // Sensitive codes, made dense (0 .. distinct - 1) in the same order, so that
-// counting arrays are as small as the number of values present.
-std::vector<std::uint32_t> dense_codes(const MondrianInput& in, std::uint32_t& distinct) {
+// counting arrays are as small as the number of values present; `counts`
+// gets the rows of each.
+std::vector<std::uint32_t> dense_codes(const MondrianInput& in, std::uint32_t& distinct,
+                                       std::vector<std::int64_t>& counts) {
     const std::size_t n = in.n;
     std::int64_t max_code = 0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -300,10 +302,11 @@ std::vector<std::uint32_t> dense_codes(const MondrianInput& in, std::uint32_t& d
     std::vector<std::uint32_t> out(n);
     if (static_cast<std::uint64_t>(max_code) <= 4 * static_cast<std::uint64_t>(n) + 1024) {
         std::vector<std::uint32_t> dense(static_cast<std::size_t>(max_code) + 1, 0);
-        for (std::size_t i = 0; i < n; ++i) dense[static_cast<std::size_t>(in.sensitive[i])] = 1;
+        for (std::size_t i = 0; i < n; ++i) ++dense[static_cast<std::size_t>(in.sensitive[i])];
         distinct = 0;
         for (auto& v : dense) {
-            const std::uint32_t present = v;
+            if (v > 0) counts.push_back(v);
+            const std::uint32_t present = v > 0 ? 1 : 0;
             v = distinct;
             distinct += present;
         }
@@ -311,6 +314,10 @@ std::vector<std::uint32_t> dense_codes(const MondrianInput& in, std::uint32_t& d
     } else {
         std::vector<std::int32_t> codes(in.sensitive, in.sensitive + n);
         std::sort(codes.begin(), codes.end());
+        for (std::size_t i = 0; i < n; ++i) {
+            if (i == 0 || codes[i] != codes[i - 1]) counts.push_back(0);
+            ++counts.back();
+        }
         codes.erase(std::unique(codes.begin(), codes.end()), codes.end());
         for (std::size_t i = 0; i < n; ++i) {
             const auto pos = std::lower_bound(codes.begin(), codes.end(), in.sensitive[i]) - codes.begin();
@@ -335,7 +342,7 @@ EncodedRows encode_fixed(const MondrianInput& in, ThreadPool& pool) {
 
     std::vector<std::uint32_t> codes;
     if (in.sensitive != nullptr && in.criterion.kind != Diversity::none) {
-        codes = dense_codes(in, enc.sensitive_codes);
+        codes = dense_codes(in, enc.sensitive_codes, enc.code_counts);
     }
     // kind: 1 integer, 2 decimal, 0 ranked.
     std::vector<char> kind(d, 0);

@@ -80,6 +80,7 @@ struct EncodedRows {
     KeyBuffer rows;                       // [n, width] + kRowPadding; keys < 2^31: d keys, the sensitive code, the original row index
     std::vector<KeyColumn> columns;       // [d]
     std::uint32_t sensitive_codes = 1;    // dense codes 0 .. sensitive_codes - 1, in the input codes' order
+    std::vector<std::int64_t> code_counts;  // [sensitive_codes]: the table's rows of each (empty without codes)
 };
 
 // Checks every value (finite; categorical columns hold codes in [0, domain))

@@ -80,6 +80,7 @@ struct Shared {
           buf0(std::move(enc.rows)),
           buf1(buf0.size()),  // the same words, padding included
           scodes(enc.sensitive_codes),
+          code_counts(std::move(enc.code_counts)),
           diverse(input.criterion.kind != Diversity::none),
           avx2(cpu_has_avx2()) {
         bufs[0] = buf0.data();
@@ -94,6 +95,7 @@ struct Shared {
     KeyBuffer buf0, buf1;
     std::uint32_t* bufs[2] = {nullptr, nullptr};
     std::uint32_t scodes;
+    std::vector<std::int64_t> code_counts;  // the table's rows of each sensitive code
     bool diverse;
     bool avx2;
     std::vector<double> gspan;            // each numeric column's range over the table
@@ -159,17 +161,11 @@ class Partitioner {
         std::copy(s.bounds.begin() + static_cast<std::ptrdiff_t>(d_), s.bounds.end(), kmax_.begin());
         count_distinct(0, n_, 0);
         gdistinct = distinct_;
-        if (diverse_) {
-            // The root's counts: every row "left" of a cut that takes them all.
-            list_present(0, n_, 0);
-            for (std::size_t r = 0; r < n_; ++r) ++cnt2_[row(0, r)[d_]];
-            const bool ok = side_diverse(0);
-            std::fill(cnt2_.begin(), cnt2_.end(), 0);
-            if (!ok) {
-                throw std::invalid_argument(
-                    "the table as a whole fails the diversity criterion: no release can satisfy it "
-                    "(lower l, or use a sensitive attribute with more well-represented values)");
-            }
+        // Every code is present in the table, each with its count from the encoding.
+        if (diverse_ && !satisfies(in_.criterion, sh_.code_counts, scratch_)) {
+            throw std::invalid_argument(
+                "the table as a whole fails the diversity criterion: no release can satisfy it "
+                "(lower l, or use a sensitive attribute with more well-represented values)");
         }
         return s;
     }
