@@ -156,9 +156,11 @@ _ROW_IQR = 0.8  # height interquartile range <= 0.8 median height (not blobs)
 _ROW_TALL = 2.2  # row height <= 2.2 median heights (one row, ascenders and descenders)
 _WORD_SMALL = 16  # touching letters: text up to 16 px tall (1-3 px strokes, anti-aliasing)
 _OTHER_OVER = 0.3  # ... a line of the other polarity adds when <= 0.3 of its width is over them
-# a row's polarity: the one whose characters share their line's colour
-# more closely, by >= 0.5 grey level on average (letters are drawn in one
-# colour; the gaps between them take the surround's varying extreme grey)
+# a row's polarity: the one whose characters share their line's colour,
+# to within 0.5 grey level on average, when the other's are >= 0.5 further
+# off (letters are drawn in one colour; the gaps between them take the
+# surround's varying extreme grey; thin anti-aliased letters, whose peaks
+# vary, and lossy frames fall back to the count of characters)
 _SPREAD = 0.5
 # letters enclose the gaps between them: their lines span the other
 # polarity's lines to within 0.05 of the latter's height, and reach past
@@ -533,10 +535,10 @@ def _row_line(
     and few share one); a set that is not a line ends the search.  The
     gaps between bright letters (and their counters) are dark characters
     too, so the row's lines are those of the polarity whose characters
-    share their line's colour more closely (by ``_SPREAD`` on average: the
-    letters are drawn in one colour, the gaps take the surround's varying
-    extreme grey), else of the one whose lines hold more characters (then:
-    taller ones).  When those are the gaps (their colour as tight, both
+    share their line's colour (to within ``_SPREAD`` on average, and the
+    other's ``_SPREAD`` further off: the letters are drawn in one colour,
+    the gaps take the surround's varying extreme grey), else of the one
+    whose lines hold more characters (then: taller ones).  When those are the gaps (their colour as tight, both
     clipped at black or white, and they outnumber few, wide or round
     letters) and the other polarity's lines enclose them (:func:`_encloses`),
     the latter are appended to `held`, when given, to be kept as found.
@@ -603,7 +605,12 @@ def _row_line(
                 n_found = (n_found[0] + len(same), n_found[1] + float(same[:, _H].sum()))
                 off += list(np.abs(same[:, _PEAK] - found[-1][5]))
         spread = float(np.mean(off)) if off else None
-        if spread is not None and best_spread is not None and abs(spread - best_spread) >= _SPREAD:
+        if (
+            spread is not None
+            and best_spread is not None
+            and min(spread, best_spread) <= _SPREAD
+            and abs(spread - best_spread) >= _SPREAD
+        ):
             better = spread < best_spread
         else:
             better = n_found > best_n
