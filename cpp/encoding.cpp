@@ -254,12 +254,15 @@ void write_keys(const MondrianInput& in, ThreadPool& pool, const std::vector<Key
     const std::size_t threads = pool.size();
     std::vector<Acc> miss(threads);
     pool.run(threads, [&](std::size_t t) {
-        Acc& m = miss[t];
+        // On this thread's stack: write_rows updates it row by row, and the
+        // threads' entries of `miss` share cache lines.
+        Acc m{};
         if constexpr (D == 0) m.resize(d);
         for (std::size_t j = 0; j < d; ++j) m[j] = 0.0;
         const auto [b, e] = chunk(in.n, threads, t);
         write_rows(in.x + b * d, b, e - b, d, kind, scale, base, m, codes == nullptr ? nullptr : codes + b,
                    rows + b * w);
+        miss[t] = std::move(m);
     });
     for (std::size_t j = 0; j < d; ++j) {
         bool off = false;
