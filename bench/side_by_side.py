@@ -1,8 +1,9 @@
 """Core against the reference in one process, interleaved: the ratio the README quotes.
 
-Each round takes the core's best of 15 calls on one thread and on every core,
-and the reference's best of 3, one after the other, so that the machine's
-changes of speed fall on both (8 quasi-identifiers, k = 10, distinct l = 3).
+Each round takes the core's best and median of 15 calls on one thread and on
+every core, and the reference's best of 3, one after the other, so that the
+machine's changes of speed fall on both (8 quasi-identifiers, k = 10,
+distinct l = 3).
 
     python bench/side_by_side.py [--rows 100000] [--rounds 3]
 """
@@ -10,6 +11,7 @@ changes of speed fall on both (8 quasi-identifiers, k = 10, distinct l = 3).
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -23,13 +25,14 @@ from medanon import _core, reference
 from medanon.tabular.partitioning import available_cores
 
 
-def best(f: Callable[[], object], repeats: int) -> float:
+def timings(f: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Best and median of `repeats` calls, in seconds."""
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         f()
         times.append(time.perf_counter() - t0)
-    return min(times)
+    return min(times), statistics.median(times)
 
 
 def main() -> None:
@@ -41,12 +44,13 @@ def main() -> None:
     cores = available_cores()
     print(f"{args.rows:,} rows, split kernel {_core.split_kernel()}, {cores} cores")
     for _ in range(args.rounds):
-        one = best(lambda: _core.mondrian(x, s, cats, 10, "distinct", 3.0, 1.0, "strict", 1), 15)
-        many = best(lambda: _core.mondrian(x, s, cats, 10, "distinct", 3.0, 1.0, "strict", cores), 15)
-        ref = best(lambda: reference.mondrian(x, s, cats, 10, "distinct", 3.0, 1.0, "strict"), 3)
+        one, one_med = timings(lambda: _core.mondrian(x, s, cats, 10, "distinct", 3.0, 1.0, "strict", 1), 15)
+        many, many_med = timings(lambda: _core.mondrian(x, s, cats, 10, "distinct", 3.0, 1.0, "strict", cores), 15)
+        ref, _ = timings(lambda: reference.mondrian(x, s, cats, 10, "distinct", 3.0, 1.0, "strict"), 3)
         print(
-            f"core 1 thread {one * 1e3:6.1f} ms, {cores} threads {many * 1e3:6.1f} ms, reference {ref * 1e3:7.0f} ms"
-            f"  ->  {ref / one:4.0f}x / {ref / many:4.0f}x"
+            f"core 1 thread {one * 1e3:5.1f} ms (median {one_med * 1e3:5.1f}), "
+            f"{cores} threads {many * 1e3:5.1f} ms (median {many_med * 1e3:5.1f}), reference {ref * 1e3:4.0f} ms"
+            f"  ->  best {ref / one:3.0f}x / {ref / many:3.0f}x, median {ref / one_med:3.0f}x / {ref / many_med:3.0f}x"
         )
 
 
