@@ -316,8 +316,10 @@ class Partitioner {
 
     // The key of rank `rank` among column j's keys over rows [b, e), which lie
     // in [lo, hi], with the counts below and up to it. Counting, not
-    // selecting: one histogram pass when the range is narrow; when wide, a
-    // histogram of the high bits, then only the median's bucket is selected.
+    // selecting: one histogram pass when the range is narrow (at most twice
+    // the rows); few keys over a wide range are counted against each other;
+    // otherwise a histogram of the high bits, then only the median's bucket
+    // is selected. With a team, its threads share the histogram passes.
     Median select(std::size_t b, std::size_t e, int buf, std::size_t j, std::uint32_t lo, std::uint32_t hi,
                   std::size_t rank, const Team* team) {
         const std::size_t np = e - b, w = width();
