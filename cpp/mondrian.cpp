@@ -102,6 +102,17 @@ struct Shared {
     std::vector<std::int64_t> gdistinct;  // each categorical column's distinct values over the table
 };
 
+// The index of the lowest set bit of v (v != 0).
+inline std::size_t lowest_bit(std::uint64_t v) {
+#if defined(__GNUC__) || defined(__clang__)
+    return static_cast<std::size_t>(__builtin_ctzll(v));
+#else
+    std::size_t i = 0;
+    for (; (v & 1) == 0; v >>= 1) ++i;
+    return i;
+#endif
+}
+
 // A node handed between phases or threads: its rows and its bounds (d
 // minimum keys, then d maximum keys).
 struct Seed {
@@ -782,18 +793,26 @@ MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, ThreadPool
     // index. They are read below in worker order (g: place in that order),
     // so that the finals, their bounds and their rows come in memory order,
     // not in label order (the labels are scattered writes whatever the order).
-    // The numbering marks each final's smallest index in `labels` (written in
-    // full below) and reads the marks in index order: one pass, no sort.
+    // The numbering marks each final's smallest index in a bit set, with its
+    // place g in `labels` (written in full below), and reads the marks in
+    // index order: no sort.
     std::vector<std::size_t> start(workers.size() + 1, 0);
     for (std::size_t t = 0; t < workers.size(); ++t) start[t + 1] = start[t] + workers[t]->finals().size();
     const std::size_t parts = start.back();
-    std::fill(labels, labels + n, -1);
+    std::vector<std::uint64_t> firsts((n + 63) / 64, 0);
     for (std::size_t t = 0, g = 0; t < workers.size(); ++t) {
-        for (const Final& f : workers[t]->finals()) labels[f.first] = static_cast<std::int64_t>(g++);
+        for (const Final& f : workers[t]->finals()) {
+            firsts[f.first / 64] |= std::uint64_t{1} << (f.first % 64);
+            labels[f.first] = static_cast<std::int64_t>(g++);
+        }
     }
     std::vector<std::uint32_t> label_of(parts);
-    for (std::size_t i = 0, p = 0; i < n; ++i) {
-        if (labels[i] >= 0) label_of[static_cast<std::size_t>(labels[i])] = static_cast<std::uint32_t>(p++);
+    std::uint32_t p = 0;
+    for (std::size_t word = 0; word < firsts.size(); ++word) {
+        for (std::uint64_t bits = firsts[word]; bits != 0; bits &= bits - 1) {
+            const std::size_t i = word * 64 + lowest_bit(bits);
+            label_of[static_cast<std::size_t>(labels[i])] = p++;
+        }
     }
     MondrianResult res;
     res.partitions = parts;
