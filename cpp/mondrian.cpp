@@ -341,8 +341,7 @@ class Partitioner {
         if (shift == 0) {
             hist_.assign(range, 0);
             for (std::size_t r = 0; r < np; ++r) ++hist_[p[r * w] - lo];
-            std::size_t below = 0, q = 0;
-            while (below + hist_[q] <= rank) below += hist_[q++];
+            const auto [q, below] = bin_of_rank([this](std::size_t bin) { return hist_[bin]; }, rank);
             return {static_cast<std::uint32_t>(lo + q), below, below + hist_[q]};
         }
         if (np < kSelectMin) {
@@ -365,8 +364,7 @@ class Partitioner {
         }
         hist_.assign(static_cast<std::size_t>((range - 1) >> shift) + 1, 0);
         for (std::size_t r = 0; r < np; ++r) ++hist_[(p[r * w] - lo) >> shift];
-        std::size_t below = 0, q = 0;
-        while (below + hist_[q] <= rank) below += hist_[q++];
+        const auto [q, below] = bin_of_rank([this](std::size_t bin) { return hist_[bin]; }, rank);
         tmp_.resize(hist_[q]);
         std::size_t c = 0;
         for (std::size_t r = 0; r < np && c < tmp_.size(); ++r) {
@@ -389,6 +387,15 @@ class Partitioner {
         return shift;
     }
 
+    // The bin holding the key of rank `rank`, and the keys in the bins before
+    // it, given each bin's count.
+    template <class Count>
+    static std::pair<std::size_t, std::size_t> bin_of_rank(Count count, std::size_t rank) {
+        std::size_t below = 0, q = 0;
+        while (below + count(q) <= rank) below += count(q++);
+        return {q, below};
+    }
+
     // select() with the team: each thread counts its chunk's keys, then, if
     // bins hold several keys, gathers its chunk's keys of the median's bin.
     Median select_together(const Team& team, std::size_t b, std::size_t e, int buf, std::size_t j, std::uint32_t lo,
@@ -403,13 +410,14 @@ class Partitioner {
             const std::uint32_t* p = bufs_[buf] + j;
             for (std::size_t r = cb; r < ce; ++r) ++h[(p[r * w] - lo) >> shift];
         });
-        std::size_t below = 0, q = 0;
         auto in_bin = [&](std::size_t bin) {
             std::size_t c = 0;
             for (const auto* m : team) c += m->hist_[bin];
             return c;
         };
-        while (below + in_bin(q) <= rank) below += in_bin(q++);
+        // Plain variables, not a structured binding: the lambda below captures q.
+        const std::pair<std::size_t, std::size_t> bin = bin_of_rank(in_bin, rank);
+        const std::size_t q = bin.first, below = bin.second;
         if (shift == 0) return {static_cast<std::uint32_t>(lo + q), below, below + in_bin(q)};
         sh_.pool.run(size, [&](std::size_t t) {
             auto& v = team[t]->tmp_;
@@ -487,7 +495,8 @@ class Partitioner {
             auto& m = *team[t];
             for (std::size_t c = 0; c < cnt2_.size(); ++c) cnt2_[c] += m.cnt2_[c];
             std::fill(m.cnt2_.begin(), m.cnt2_.end(), 0);
-            for (std::size_t q = 0; q < 2 * d_ && have[0]; ++q) {
+            if (!have[0]) continue;  // the portable split leaves the bounds to cut_at
+            for (std::size_t q = 0; q < 2 * d_; ++q) {
                 lo_[q] = std::min(lo_[q], m.lo_[q]);
                 hi_[q] = std::max(hi_[q], m.hi_[q]);
             }

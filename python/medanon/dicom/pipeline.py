@@ -709,6 +709,8 @@ def deidentify_folder(
                         # A worker died before every batch was handed out (even in its
                         # initializer): the batches not handed out are reported the same way.
                         results.extend(_died(b))
+                        if bar is not None:
+                            bar.advance(task, len(b))
                 pending = set(batch_of)
                 try:
                     while pending:
