@@ -521,7 +521,7 @@ def _row_line(
     strokes: tuple[npt.NDArray[Any], npt.NDArray[Any]],
     p: _Params,
     trim: bool = False,
-    held: list[tuple[int, int, int, int]] | None = None,
+    held: list[tuple[int, int, int, int, float, float]] | None = None,
 ) -> list[tuple[int, int, int, int, float, float]]:
     """The lines of one row of characters (empty when it does not look like text).
 
@@ -541,7 +541,8 @@ def _row_line(
     whose lines hold more characters (then: taller ones).  When those are the gaps (their colour as tight, both
     clipped at black or white, and they outnumber few, wide or round
     letters) and the other polarity's lines enclose them (:func:`_encloses`),
-    the latter are appended to `held`, when given, to be kept as found.
+    the latter are appended to `held`, when given, to be extended but not
+    grown.
     Otherwise a line of the other polarity is added when at most 0.3 of
     its width lies over them (a line whose letters change polarity where it
     crosses a brighter structure).  A polarity with one character in the row has a line when
@@ -604,6 +605,11 @@ def _row_line(
                 found.append((int(x0), int(y0), int(x1 - x0), int(y1 - y0), pol, _median(same[:, _PEAK])))
                 n_found = (n_found[0] + len(same), n_found[1] + float(same[:, _H].sum()))
                 off += list(np.abs(same[:, _PEAK] - found[-1][5]))
+                # characters inside the line just found are its own pieces
+                # (letters changing grey where they cross a structure), not
+                # rivals of a second, shorter line of another colour on the row
+                cx, cy = rest[:, _X] + rest[:, _W] / 2, rest[:, _Y] + rest[:, _H] / 2
+                rest = rest[~((cx >= x0) & (cx <= x1) & (cy >= y0) & (cy <= y1))]
         spread = float(np.mean(off)) if off else None
         if (
             spread is not None
@@ -620,10 +626,12 @@ def _row_line(
         else:
             other = found
     if held is not None and best and other and _encloses(other, best):
-        # the letters are kept as found: grown and extended as well, their
-        # lines reached into speckle of their own grey (the gaps' lines,
-        # grown as before, hold the line's rows)
-        held += [o[:4] for o in other]
+        # the letters are not grown: grown, their lines reached into
+        # speckle and Doppler on real ultrasound (the gaps' lines, grown as
+        # before, hold the line's rows); they are extended through their own
+        # grey, as the gaps' grey (the surround's) stops where the surround
+        # changes, at a line running from black into speckle
+        held += other
         return best
     # a line of the other polarity beside the row's lines (not over them) is
     # more of the text: the letters of a line crossing a brighter structure
@@ -697,10 +705,10 @@ def _lines(
     separated from its surround and crossed by several strokes.  Each line
     is then grown along its rows through strokes (:func:`_grow`) and then
     through pixels of its own colour (:func:`_extend`); lines of a row that
-    was split by polarity (two close lines bridged by the other polarity),
-    and letters around a row's lines of the gaps between them, are kept as
-    found (grown, they reached into Doppler and speckle on real
-    ultrasound).
+    was split by polarity (two close lines bridged by the other polarity)
+    are kept as found, and letters around a row's lines of the gaps between
+    them are extended but not grown (grown, they reached into Doppler and
+    speckle on real ultrasound).
     """
     if len(chars) == 0:
         return []
@@ -711,10 +719,11 @@ def _lines(
     group, chars = group[order], chars[order]
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     out = []
-    split: list[tuple[int, int, int, int]] = []  # lines of split rows, letters around gaps: not grown
+    split: list[tuple[int, int, int, int]] = []  # lines of split rows: not grown
+    letters: list[tuple[int, int, int, int, float, float]] = []  # letters around gaps: not grown
     for grp in np.split(chars, starts[1:]):
         for mem in _rows(grp):
-            lines = _row_line(mem, strokes, p, held=split)
+            lines = _row_line(mem, strokes, p, held=letters)
             tall = float((mem[:, _Y] + mem[:, _H]).max() - mem[:, _Y].min())
             if not lines and len(mem) > 2 and tall > _ROW_TALL * _median(mem[:, _H]):
                 # the counters and gaps of one polarity can bridge two close
@@ -737,8 +746,12 @@ def _lines(
             else:
                 out += lines
     if p.min_d > 0:  # half pass: thick characters only, boxes as found
-        return _join([b[:4] for b in out] + split)
-    return _join([_extend(_grow(b[:4], strokes), b[4], b[5], g) for b in out] + split)
+        return _join([b[:4] for b in out + letters] + split)
+    return _join(
+        [_extend(_grow(b[:4], strokes), b[4], b[5], g) for b in out]
+        + [_extend(b[:4], b[4], b[5], g) for b in letters]
+        + split
+    )
 
 
 def _opencv_boxes(g: npt.NDArray[Any], p: _Params) -> list[tuple[int, int, int, int]]:
