@@ -155,6 +155,7 @@ _HALF_MIN = 128
 _ROW_IQR = 0.8  # height interquartile range <= 0.8 median height (not blobs)
 _ROW_TALL = 2.2  # row height <= 2.2 median heights (one row, ascenders and descenders)
 _WORD_SMALL = 16  # touching letters: text up to 16 px tall (1-3 px strokes, anti-aliasing)
+_CLIPPED = 254  # a line's extreme grey at or past this is the surround's black or white
 _OTHER_OVER = 0.3  # ... a line of the other polarity adds when <= 0.3 of its width is over them
 # a row's polarity: the one whose characters share their line's colour,
 # to within 0.5 grey level on average, when the other's are >= 0.5 further
@@ -542,7 +543,10 @@ def _row_line(
     clipped at black or white, and they outnumber few, wide or round
     letters) and the other polarity's lines enclose them (:func:`_encloses`),
     the latter are appended to `held`, when given, to be extended but not
-    grown.
+    grown; so are, when the gaps' colour is clipped at black or white (the
+    surround's) and the letters' is not, the letters' lines over the gaps'
+    (more than 0.3 of their width), which need not enclose them (a gap
+    opening into speckle at the line's end reaches past the letters).
     Otherwise a line of the other polarity is added when at most 0.3 of
     its width lies over them (a line whose letters change polarity where it
     crosses a brighter structure).  A polarity with one character in the row has a line when
@@ -633,6 +637,16 @@ def _row_line(
         # changes, at a line running from black into speckle
         held += other
         return best
+    if held is not None and best and other and min(b[5] for b in best) >= _CLIPPED > max(o[5] for o in other):
+        # gaps clipped at the surround's black or white, letters of a grey
+        # of their own over them: the letters, though they do not enclose
+        # the gaps (a gap opening into speckle or anatomy at the line's end)
+        over_best = [
+            o
+            for o in other
+            if sum(max(0, min(o[0] + o[2], b[0] + b[2]) - max(o[0], b[0])) for b in best) > _OTHER_OVER * o[2]
+        ]
+        held += over_best
     # a line of the other polarity beside the row's lines (not over them) is
     # more of the text: the letters of a line crossing a brighter structure
     # change polarity there
