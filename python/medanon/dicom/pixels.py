@@ -178,6 +178,9 @@ _SPLIT_PLAIN = 1.5  # oversized components are split where the stroke threshold 
 _SPLIT_CLEAR = 1.5  # ... and keep pieces whose mean response >= 1.5 times the cut
 _COLOUR_TOL = 1  # a line's colour: its extreme grey +- 1
 _COLOUR_OWN = 0.05  # lines with < 5% of their box in their colour do not extend by colour
+_COLOUR_OWN_THIN = 0.01  # ... unless their colour stands off their surround's (letters): 1%
+_COLOUR_MIN = 0.02  # a window holds at least 2% of the line's colour
+_SPACE_CONTRAST = 16  # letters: the line's colour is this far from the median grey around it
 _COLOUR_KEEP, _COLOUR_OVER = 0.4, 3.0  # a window: >= 0.4 x the line's share, >= 3 x above/below
 _EXTEND_CAP = 20  # at most 20 heights a side
 _BAR = 0.4  # a solid component is a bar (I, l, 1, -) when its width <= 0.4 height, or the reverse
@@ -436,14 +439,25 @@ def _extend(
     character tests.  Burned-in text is drawn in one colour, so the line's
     colour (its characters' extreme grey) marks its strokes in any surround:
     windows one height wide are taken while the share of that colour in the
-    line's rows is at least 0.4 of the line's own share and three times the
-    share in the rows just above and below (texture that happens to be of
-    that grey is as common there).  Lines whose own pixels rarely hold one
-    grey (gradients, lossy compression) do not extend.
+    line's rows is at least 0.4 of the line's own share (and at least
+    ``_COLOUR_MIN``) and three times the share in the rows just above and
+    below (texture that happens to be of that grey is as common there).
+    Lines whose own pixels rarely hold one grey (gradients, lossy
+    compression) do not extend.
+
+    A line whose colour stands ``_SPACE_CONTRAST`` off the median grey of
+    the rows above and below it (letters, not the gaps between them, whose
+    colour is the surround's) extends from a smaller own share (thin
+    anti-aliased letters reach their full grey in few pixels) and crosses a
+    space between words: a window holding next to nothing of the colour in
+    or around it, when the window past it is taken against the rows above
+    and the rows below each (not a line of that colour half a height off)
+    and holds the colour across a third of its columns (letters, not one
+    stroke of a drawing in that colour).
     """
     x, y, w, h = box
     h_img, w_img = g.shape
-    if h < 3 or y < 0 or y + h > h_img:
+    if h < 3 or y < 0 or y + h > h_img or w <= 0:
         return box
     c = colour if pol > 0 else 255 - colour  # the grey itself
     lo, hi = max(c - _COLOUR_TOL, 0), min(c + _COLOUR_TOL, 255)
@@ -457,21 +471,47 @@ def _extend(
         return np.asarray(np.count_nonzero(band, axis=0) / (r1 - r0), np.float64)
 
     inside = share(y, y + h)
-    own = float(inside[x - c0 : x + w - c0].mean()) if w > 0 else 0.0
-    if own < _COLOUR_OWN:
+    own = float(inside[x - c0 : x + w - c0].mean())
+    if own < _COLOUR_OWN_THIN:
         return box
-    outside = (share(y - h, y) + share(y + h, y + 2 * h)) / 2
+    memo: list[bool] = []
+
+    def letters() -> bool:  # measured only when needed (most lines never ask)
+        if not memo:
+            # every other pixel of the rows above and below: enough for a median
+            ring = np.concatenate(
+                [g[max(y - h, 0) : y : 2, x : x + w : 2].ravel(), g[y + h : y + 2 * h : 2, x : x + w : 2].ravel()]
+            )
+            mid = float(np.partition(ring, ring.size // 2)[ring.size // 2]) if ring.size else c
+            memo.append(abs(mid - c) >= _SPACE_CONTRAST)
+        return memo[0]
+
+    if own < _COLOUR_OWN and not letters():
+        return box
+    above, below = share(y - h, y), share(y + h, y + 2 * h)
+    outside = (above + below) / 2
+    either = np.maximum(above, below)
+
+    def taken(a: int, b: int, out: npt.NDArray[np.float64]) -> bool:
+        d_in, d_out = float(inside[a - c0 : b - c0].mean()), float(out[a - c0 : b - c0].mean())
+        return d_in >= max(_COLOUR_KEEP * own, _COLOUR_MIN) and d_in >= _COLOUR_OVER * d_out
+
+    def window(a: int, b: int) -> tuple[int, int]:
+        return max(a, c0), min(b, c1)
+
     x0, x1 = x, x + w
     for side in (-1, 1):
         for _ in range(_EXTEND_CAP):
-            a, b = (x0 - h, x0) if side < 0 else (x1, x1 + h)
-            a, b = max(a, c0), min(b, c1)
+            a, b = window(*((x0 - h, x0) if side < 0 else (x1, x1 + h)))
             if b - a < 2:
                 break
-            d_in = float(inside[a - c0 : b - c0].mean())
-            d_out = float(outside[a - c0 : b - c0].mean())
-            if d_in < _COLOUR_KEEP * own or d_in < _COLOUR_OVER * d_out:
-                break
+            if not taken(a, b, outside):
+                near = max(float(inside[a - c0 : b - c0].mean()), float(outside[a - c0 : b - c0].mean()))
+                if near >= _COLOUR_MIN or not letters():  # not a space between words
+                    break
+                a, b = window(*((a - h, a) if side < 0 else (b, b + h)))
+                if b - a < 2 or not taken(a, b, either) or 3 * np.count_nonzero(inside[a - c0 : b - c0]) < b - a:
+                    break
             ink = np.flatnonzero(inside[a - c0 : b - c0] > 0)
             if side < 0:
                 x0 = a + int(ink[0])
