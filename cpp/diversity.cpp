@@ -29,24 +29,25 @@ void validate(const Criterion& criterion) {
     }
 }
 
-bool satisfies(const Criterion& criterion, const std::vector<std::int64_t>& counts,
+bool satisfies(const Criterion& criterion, const std::int64_t* values, std::size_t size,
                std::vector<std::int64_t>& scratch) {
+    const std::int64_t* const end = values + size;
     switch (criterion.kind) {
         case Diversity::none:
             return true;
         case Diversity::distinct: {
             std::int64_t present = 0;
-            for (auto v : counts) present += (v > 0);
+            for (const std::int64_t* p = values; p != end; ++p) present += (*p > 0);
             return static_cast<double>(present) >= criterion.l;
         }
         case Diversity::entropy: {
             // H = log(N) - (1/N) sum c_i log c_i, summed in ascending code order.
             std::int64_t total = 0;
             double s = 0.0;
-            for (auto v : counts) {
-                if (v > 0) {
-                    total += v;
-                    const double x = static_cast<double>(v);
+            for (const std::int64_t* p = values; p != end; ++p) {
+                if (*p > 0) {
+                    total += *p;
+                    const double x = static_cast<double>(*p);
                     s += x * std::log(x);
                 }
             }
@@ -58,8 +59,8 @@ bool satisfies(const Criterion& criterion, const std::vector<std::int64_t>& coun
         case Diversity::recursive: {
             // r_1 >= r_2 >= ... >= r_m; need m >= l and r_1 < c * (r_l + ... + r_m).
             scratch.clear();
-            for (auto v : counts) {
-                if (v > 0) scratch.push_back(v);
+            for (const std::int64_t* p = values; p != end; ++p) {
+                if (*p > 0) scratch.push_back(*p);
             }
             const auto l = static_cast<std::size_t>(criterion.l);
             if (scratch.size() < l || scratch.empty()) return false;

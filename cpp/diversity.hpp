@@ -4,6 +4,7 @@
 // distinct l, entropy l and recursive (c,l). Plain C++17, no Python.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -34,7 +35,11 @@ inline constexpr double kEntropyTolerance = 1e-12;
 // (one entry per value present, in ascending code order, zeros ignored)
 // satisfies the criterion. `scratch` is reused to avoid allocations; its
 // contents on return are unspecified.
-bool satisfies(const Criterion& criterion, const std::vector<std::int64_t>& counts,
+bool satisfies(const Criterion& criterion, const std::int64_t* counts, std::size_t size,
                std::vector<std::int64_t>& scratch);
+inline bool satisfies(const Criterion& criterion, const std::vector<std::int64_t>& counts,
+                      std::vector<std::int64_t>& scratch) {
+    return satisfies(criterion, counts.data(), counts.size(), scratch);
+}
 
 }  // namespace medanon

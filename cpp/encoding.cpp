@@ -1,5 +1,6 @@
 #include "encoding.hpp"
 
+#include "cpu.hpp"
 #include "parallel.hpp"
 
 #include <algorithm>
@@ -135,6 +136,58 @@ void scan_rows(const double* x, std::size_t n, std::size_t, std::array<double, D
 }
 #endif
 
+#ifdef MEDANON_AVX2
+// scan_rows() four columns to a vector, for D <= 8 known columns; a group
+// past the row's end is loaded through a mask (its lanes past D are dropped).
+template <std::size_t D>
+__attribute__((target("avx2"))) void scan_rows_avx2(const double* x, std::size_t n, std::array<double, D>& lo_out,
+                                                    std::array<double, D>& hi_out, std::array<double, D>& odd_out) {
+    constexpr std::size_t G = (D + 3) / 4;
+    const __m256d two52 = _mm256_set1_pd(kTwo52);
+    const __m256d magnitude = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL));
+    __m256d lo[G], hi[G], odd[G];
+    __m256i lanes[G];
+    for (std::size_t g = 0; g < G; ++g) {
+        alignas(32) double l4[4], h4[4], o4[4];
+        alignas(32) std::int64_t in4[4];
+        for (std::size_t q = 0; q < 4; ++q) {
+            const std::size_t j = 4 * g + q < D ? 4 * g + q : D - 1;
+            l4[q] = lo_out[j];
+            h4[q] = hi_out[j];
+            o4[q] = odd_out[j];
+            in4[q] = 4 * g + q < D ? -1 : 0;
+        }
+        lo[g] = _mm256_load_pd(l4);
+        hi[g] = _mm256_load_pd(h4);
+        odd[g] = _mm256_load_pd(o4);
+        lanes[g] = _mm256_load_si256(reinterpret_cast<const __m256i*>(in4));
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        const double* row = x + i * D;
+        for (std::size_t g = 0; g < G; ++g) {
+            const __m256d v = 4 * g + 4 <= D ? _mm256_loadu_pd(row + 4 * g) : _mm256_maskload_pd(row + 4 * g, lanes[g]);
+            const __m256d a = _mm256_and_pd(v, magnitude);
+            odd[g] = _mm256_add_pd(odd[g], _mm256_and_pd(_mm256_sub_pd(_mm256_sub_pd(_mm256_add_pd(a, two52), two52), a),
+                                                         magnitude));
+            // (v < lo ? v : lo): a NaN leaves lo, as in scan_rows, and is caught by odd.
+            lo[g] = _mm256_min_pd(v, lo[g]);
+            hi[g] = _mm256_max_pd(v, hi[g]);
+        }
+    }
+    for (std::size_t g = 0; g < G; ++g) {
+        alignas(32) double l4[4], h4[4], o4[4];
+        _mm256_store_pd(l4, lo[g]);
+        _mm256_store_pd(h4, hi[g]);
+        _mm256_store_pd(o4, odd[g]);
+        for (std::size_t q = 0; q < 4 && 4 * g + q < D; ++q) {
+            lo_out[4 * g + q] = l4[q];
+            hi_out[4 * g + q] = h4[q];
+            odd_out[4 * g + q] = o4[q];
+        }
+    }
+}
+#endif
+
 template <std::size_t D>
 bool scan(const MondrianInput& in, ThreadPool& pool, double* lo, double* hi, bool* integer) {
     const std::size_t threads = pool.size();
@@ -145,6 +198,7 @@ bool scan(const MondrianInput& in, ThreadPool& pool, double* lo, double* hi, boo
         Acc l{}, h{}, odd{};
     };
     std::vector<Part> parts(threads);
+    [[maybe_unused]] const bool avx2 = cpu_has_avx2();
     pool.run(threads, [&](std::size_t t) {
         Part& p = parts[t];
         if constexpr (D == 0) {
@@ -156,6 +210,14 @@ bool scan(const MondrianInput& in, ThreadPool& pool, double* lo, double* hi, boo
             p.odd[j] = 0.0;
         }
         const auto [b, e] = chunk(in.n, threads, t);
+#ifdef MEDANON_AVX2
+        if constexpr (D > 0 && D <= 8) {
+            if (avx2) {
+                scan_rows_avx2<D>(in.x + b * d, e - b, p.l, p.h, p.odd);
+                return;
+            }
+        }
+#endif
         scan_rows(in.x + b * d, e - b, d, p.l, p.h, p.odd);
     });
     bool ok = true;
@@ -236,6 +298,80 @@ void write_rows(const double* x, std::size_t first, std::size_t n, std::size_t d
     }
 }
 
+#ifdef MEDANON_AVX2
+// write_rows() four columns to a vector, for D <= 8 known columns. Every
+// column takes the decimal formula: an integer column has scale 1, where
+// rounding v * 1 gives v and the clamp leaves its keys alone, and a ranked
+// column's keys are overwritten by rank_column. Only the groups holding a
+// decimal column divide. A group past the row's end is loaded and stored
+// through masks: the input has no padding, and the words after the keys are
+// this row's code and index, or the next row's keys (maybe another thread's).
+template <std::size_t D>
+__attribute__((target("avx2"))) void write_rows_avx2(const double* x, std::size_t first, std::size_t n,
+                                                     const std::vector<char>& kind, const std::array<double, D>& scale,
+                                                     const std::array<double, D>& base, std::array<double, D>& miss,
+                                                     const std::uint32_t* codes, std::uint32_t* rows) {
+    constexpr std::size_t G = (D + 3) / 4, w = D + 2;
+    __m256d sc[G], bs[G], dec[G], off[G];
+    __m256i lanes[G];
+    __m128i lanes32[G];
+    bool divide[G];
+    for (std::size_t g = 0; g < G; ++g) {
+        alignas(32) double s4[4], b4[4];
+        alignas(32) std::int64_t d4[4], in4[4];
+        alignas(16) std::int32_t in32[4];
+        divide[g] = false;
+        for (std::size_t l = 0; l < 4; ++l) {
+            const std::size_t j = 4 * g + l;
+            const bool here = j < D;
+            s4[l] = here ? scale[j] : 1.0;
+            b4[l] = here ? base[j] : 0.0;
+            d4[l] = here && kind[j] == 2 ? -1 : 0;
+            in4[l] = here ? -1 : 0;
+            in32[l] = here ? -1 : 0;
+            divide[g] = divide[g] || d4[l] != 0;
+        }
+        sc[g] = _mm256_load_pd(s4);
+        bs[g] = _mm256_load_pd(b4);
+        dec[g] = _mm256_castsi256_pd(_mm256_load_si256(reinterpret_cast<const __m256i*>(d4)));
+        lanes[g] = _mm256_load_si256(reinterpret_cast<const __m256i*>(in4));
+        lanes32[g] = _mm_load_si128(reinterpret_cast<const __m128i*>(in32));
+        off[g] = _mm256_setzero_pd();
+    }
+    const __m256d magic = _mm256_set1_pd(kRoundMagic), zero = _mm256_setzero_pd(),
+                  top = _mm256_set1_pd(2147483647.0);
+    for (std::size_t i = 0; i < n; ++i) {
+        const double* row = x + i * D;
+        std::uint32_t* out = rows + i * w;
+        for (std::size_t g = 0; g < G; ++g) {
+            const bool full = 4 * g + 4 <= D;
+            const __m256d v = full ? _mm256_loadu_pd(row + 4 * g) : _mm256_maskload_pd(row + 4 * g, lanes[g]);
+            const __m256d q = _mm256_sub_pd(_mm256_add_pd(_mm256_mul_pd(v, sc[g]), magic), magic);
+            if (divide[g]) {
+                const __m256d ne = _mm256_cmp_pd(_mm256_div_pd(q, sc[g]), v, _CMP_NEQ_UQ);
+                off[g] = _mm256_or_pd(off[g], _mm256_and_pd(ne, dec[g]));
+            }
+            const __m256d key = _mm256_min_pd(_mm256_max_pd(_mm256_sub_pd(q, bs[g]), zero), top);
+            const __m128i k = _mm256_cvttpd_epi32(key);
+            if (full) {
+                _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 4 * g), k);
+            } else {
+                _mm_maskstore_epi32(reinterpret_cast<int*>(out + 4 * g), lanes32[g], k);
+            }
+        }
+        out[D] = codes == nullptr ? 0u : codes[i];
+        out[D + 1] = static_cast<std::uint32_t>(first + i);
+    }
+    for (std::size_t g = 0; g < G; ++g) {
+        alignas(32) double o[4];
+        _mm256_store_pd(o, off[g]);
+        for (std::size_t l = 0; l < 4 && 4 * g + l < D; ++l) {
+            if (o[l] != 0.0) miss[4 * g + l] = 1.0;
+        }
+    }
+}
+#endif
+
 template <std::size_t D>
 void write_keys(const MondrianInput& in, ThreadPool& pool, const std::vector<KeyColumn>& cols,
                 const std::vector<char>& kind, const std::uint32_t* codes, std::uint32_t* rows,
@@ -252,6 +388,7 @@ void write_keys(const MondrianInput& in, ThreadPool& pool, const std::vector<Key
         base[j] = kind[j] != 0 ? cols[j].base : 0.0;
     }
     const std::size_t threads = pool.size();
+    [[maybe_unused]] const bool avx2 = cpu_has_avx2();
     std::vector<Acc> miss(threads);
     pool.run(threads, [&](std::size_t t) {
         // On this thread's stack: write_rows updates it row by row, and the
@@ -260,8 +397,17 @@ void write_keys(const MondrianInput& in, ThreadPool& pool, const std::vector<Key
         if constexpr (D == 0) m.resize(d);
         for (std::size_t j = 0; j < d; ++j) m[j] = 0.0;
         const auto [b, e] = chunk(in.n, threads, t);
-        write_rows(in.x + b * d, b, e - b, d, kind, scale, base, m, codes == nullptr ? nullptr : codes + b,
-                   rows + b * w);
+        const std::uint32_t* c = codes == nullptr ? nullptr : codes + b;
+#ifdef MEDANON_AVX2
+        if constexpr (D > 0 && D <= 8) {
+            if (avx2) {
+                write_rows_avx2<D>(in.x + b * d, b, e - b, kind, scale, base, m, c, rows + b * w);
+                miss[t] = std::move(m);
+                return;
+            }
+        }
+#endif
+        write_rows(in.x + b * d, b, e - b, d, kind, scale, base, m, c, rows + b * w);
         miss[t] = std::move(m);
     });
     for (std::size_t j = 0; j < d; ++j) {

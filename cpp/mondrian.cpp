@@ -1,5 +1,6 @@
 #include "mondrian.hpp"
 
+#include "cpu.hpp"
 #include "encoding.hpp"
 #include "parallel.hpp"
 
@@ -14,13 +15,6 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
-
-// x86-64 wheels target the SSE2 baseline; the row split has an AVX2 version,
-// chosen at run time (see cpu_has_avx2).
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-#define MEDANON_AVX2_SPLIT 1
-#include <immintrin.h>
-#endif
 
 namespace medanon {
 
@@ -50,19 +44,6 @@ void validate(const MondrianInput& in) {
 
 namespace {
 
-// Whether this CPU runs the AVX2 split; MEDANON_DISABLE_AVX2=1 in the
-// environment says no (to test the portable path, or to rule it out).
-bool cpu_has_avx2() {
-#ifdef MEDANON_AVX2_SPLIT
-    const char* off = std::getenv("MEDANON_DISABLE_AVX2");
-    if (off != nullptr && off[0] != '\0' && std::strcmp(off, "0") != 0) return false;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0;
-#else
-    return false;
-#endif
-}
-
 // The rows are the encoded keys (see encoding.hpp), `width` uint32 words
 // each: d keys, the sensitive code, the original row index. They live in two
 // buffers; a node's rows occupy [b, e) of one of them, and a cut writes the
@@ -71,7 +52,7 @@ bool cpu_has_avx2() {
 // undo). Nodes own disjoint row ranges, so workers on different subtrees
 // never touch the same words.
 struct Shared {
-    Shared(const MondrianInput& input, EncodedRows enc, ThreadPool& threads)
+    Shared(const MondrianInput& input, EncodedRows enc, ThreadPool& threads, std::int64_t* labels)
         : in(input),
           pool(threads),
           n(enc.n),
@@ -82,7 +63,8 @@ struct Shared {
           scodes(enc.sensitive_codes),
           code_counts(std::move(enc.code_counts)),
           diverse(input.criterion.kind != Diversity::none),
-          avx2(cpu_has_avx2()) {
+          avx2(cpu_has_avx2()),
+          narrow(reinterpret_cast<char*>(labels)) {
         bufs[0] = buf0.data();
         bufs[1] = buf1.data();
         gspan.resize(d);
@@ -100,6 +82,11 @@ struct Shared {
     bool avx2;
     std::vector<double> gspan;            // each numeric column's range over the table
     std::vector<std::int64_t> gdistinct;  // each categorical column's distinct values over the table
+    // Each row's final partition, by id, as 4-byte numbers in the first half
+    // of the output labels (widened in place once the partitions are numbered);
+    // ids are handed to the workers in blocks.
+    char* narrow;
+    mutable std::atomic<std::uint32_t> next_id{0};
 };
 
 // The index of the lowest set bit of v (v != 0).
@@ -121,12 +108,11 @@ struct Seed {
     std::vector<std::uint32_t> bounds;
 };
 
-// A final partition: rows [b, e) of buffer `buf`, bounds at `bounds` in the
-// worker's final_bounds, and its smallest original row index.
+// A final partition: its row count, bounds at `bounds` in the worker's
+// final_bounds, its smallest original row index, and its id.
 struct Final {
-    std::size_t b, e, bounds;
-    std::uint32_t first;
-    int buf;
+    std::size_t rows, bounds;
+    std::uint32_t first, id;
 };
 
 // One worker: the scratch of the cut search, so that workers share nothing
@@ -143,7 +129,7 @@ class Partitioner {
         : sh_(sh),
           in_(sh.in),
           n_(sh.n),
-          d_(D > 0 ? D : sh.d),
+          d_(sh.d),
           cols_(sh.cols),
           bufs_(sh.bufs),
           scodes_(sh.scodes),
@@ -151,14 +137,14 @@ class Partitioner {
           avx2_(sh.avx2),
           gspan_(sh.gspan) {
         cnt2_.assign(2 * static_cast<std::size_t>(scodes_), 0);
-        kmin_.resize(d_);
-        kmax_.resize(d_);
-        lo_.resize(2 * d_);
-        hi_.resize(2 * d_);
-        distinct_.assign(d_, 0);
-        span_.resize(d_);
-        stamps_.assign(d_, {});
-        for (std::size_t j = 0; j < d_; ++j) {
+        kmin_.resize(dims());
+        kmax_.resize(dims());
+        lo_.resize(2 * dims());
+        hi_.resize(2 * dims());
+        distinct_.assign(dims(), 0);
+        span_.resize(dims());
+        stamps_.assign(dims(), {});
+        for (std::size_t j = 0; j < dims(); ++j) {
             if (in_.categories[j] > 0) stamps_[j].assign(static_cast<std::size_t>(cols_[j].max_key) + 1, 0);
         }
     }
@@ -166,10 +152,10 @@ class Partitioner {
     // The root as a seed, with the table-wide distinct counts; throws when
     // the table as a whole fails the diversity criterion.
     Seed root(std::vector<std::int64_t>& gdistinct) {
-        Seed s{0, n_, 0, std::vector<std::uint32_t>(2 * d_, 0)};
-        for (std::size_t j = 0; j < d_; ++j) s.bounds[d_ + j] = cols_[j].max_key;
-        std::copy(s.bounds.begin(), s.bounds.begin() + static_cast<std::ptrdiff_t>(d_), kmin_.begin());
-        std::copy(s.bounds.begin() + static_cast<std::ptrdiff_t>(d_), s.bounds.end(), kmax_.begin());
+        Seed s{0, n_, 0, std::vector<std::uint32_t>(2 * dims(), 0)};
+        for (std::size_t j = 0; j < dims(); ++j) s.bounds[dims() + j] = cols_[j].max_key;
+        std::copy(s.bounds.begin(), s.bounds.begin() + static_cast<std::ptrdiff_t>(dims()), kmin_.begin());
+        std::copy(s.bounds.begin() + static_cast<std::ptrdiff_t>(dims()), s.bounds.end(), kmax_.begin());
         count_distinct(0, n_, 0);
         gdistinct = distinct_;
         // Every code is present in the table, each with its count from the encoding.
@@ -194,7 +180,7 @@ class Partitioner {
         }
         for (std::size_t side = 0; side < 2; ++side) {
             Seed c{side == 0 ? s.b : cut, side == 0 ? cut : s.e, 1 - s.buf, {}};
-            append_bounds(c.bounds, lo_.data() + side * d_, hi_.data() + side * d_);
+            append_bounds(c.bounds, lo_.data() + side * dims(), hi_.data() + side * dims());
             out.push_back(std::move(c));
         }
     }
@@ -203,7 +189,7 @@ class Partitioner {
     void drain(const Seed& s) {
         work_.clear();
         bounds_.clear();
-        work_.push_back({s.b, s.e, push_bounds(s.bounds.data(), s.bounds.data() + d_), s.buf});
+        work_.push_back({s.b, s.e, push_bounds(s.bounds.data(), s.bounds.data() + dims()), s.buf});
         const auto k = static_cast<std::size_t>(in_.k);
         while (!work_.empty()) {
             const Item it = work_.back();
@@ -215,7 +201,7 @@ class Partitioner {
             if (cut != 0) {
                 // The right half first, so that the left is taken next: finals then come in row
                 // order, and the labels pass reads the rows forwards, as the prefetcher expects.
-                work_.push_back({cut, it.e, push_bounds(lo_.data() + d_, hi_.data() + d_), 1 - it.buf});
+                work_.push_back({cut, it.e, push_bounds(lo_.data() + dims(), hi_.data() + dims()), 1 - it.buf});
                 work_.push_back({it.b, cut, push_bounds(lo_.data(), hi_.data()), 1 - it.buf});
             } else {
                 finish(it.b, it.e, it.buf);
@@ -227,7 +213,9 @@ class Partitioner {
     const std::vector<std::uint32_t>& final_bounds() const { return final_bounds_; }
 
   private:
-    std::size_t width() const { return D > 0 ? D + 2 : d_ + 2; }
+    // The dimensions and a row's words, known at compile time when D > 0.
+    std::size_t dims() const { return D > 0 ? D : d_; }
+    std::size_t width() const { return dims() + 2; }
 
     // Chunk t of rows [b, e) when a team of `size` shares them.
     static std::pair<std::size_t, std::size_t> rows_of(std::size_t b, std::size_t e, std::size_t size,
@@ -237,22 +225,35 @@ class Partitioner {
     }
 
     void load(const std::uint32_t* bounds) {
-        std::copy(bounds, bounds + d_, kmin_.begin());
-        std::copy(bounds + d_, bounds + 2 * d_, kmax_.begin());
+        std::copy(bounds, bounds + dims(), kmin_.begin());
+        std::copy(bounds + dims(), bounds + 2 * dims(), kmax_.begin());
     }
 
+    // Records rows [b, e) as a final partition and marks each row with its
+    // id, while the rows are still in the cache from the cut that made them.
     void finish(std::size_t b, std::size_t e, int buf) {
+        if (next_id_ == end_id_) {
+            next_id_ = sh_.next_id.fetch_add(kIdBlock, std::memory_order_relaxed);
+            end_id_ = next_id_ + kIdBlock;
+        }
+        const std::uint32_t id = next_id_++;
         // Cuts keep each side in its order and the root is in row order, so
         // a partition's first row has its smallest index.
-        finals_.push_back({b, e, final_bounds_.size(), row(buf, b)[d_ + 1], buf});
+        finals_.push_back({e - b, final_bounds_.size(), row(buf, b)[dims() + 1], id});
         append_bounds(final_bounds_, kmin_.data(), kmax_.data());
+        const std::size_t w = width();
+        const std::uint32_t* index = bufs_[buf] + dims() + 1;
+        for (std::size_t r = b; r < e; ++r) std::memcpy(sh_.narrow + std::size_t{4} * index[r * w], &id, sizeof id);
     }
     std::uint32_t* row(int buf, std::size_t r) const { return bufs_[buf] + r * width(); }
 
     // d minimum keys, then d maximum keys, at the end of `to`.
     void append_bounds(std::vector<std::uint32_t>& to, const std::uint32_t* mn, const std::uint32_t* mx) const {
-        to.insert(to.end(), mn, mn + d_);
-        to.insert(to.end(), mx, mx + d_);
+        // resize and copy, not insert: its general case costs more than the 2d words it moves
+        const std::size_t at = to.size();
+        to.resize(at + 2 * dims());
+        std::memcpy(to.data() + at, mn, dims() * sizeof(std::uint32_t));
+        std::memcpy(to.data() + at + dims(), mx, dims() * sizeof(std::uint32_t));
     }
 
     std::size_t push_bounds(const std::uint32_t* mn, const std::uint32_t* mx) {
@@ -266,7 +267,7 @@ class Partitioner {
     // scan stops when every key in the range has been seen (within a few
     // dozen rows of a large node, when codes are few).
     void count_distinct(std::size_t b, std::size_t e, int buf) {
-        for (std::size_t j = 0; j < d_; ++j) {
+        for (std::size_t j = 0; j < dims(); ++j) {
             distinct_[j] = 0;
             if (in_.categories[j] == 0) continue;
             const std::uint32_t lo = kmin_[j], range = kmax_[j] - kmin_[j];
@@ -309,13 +310,10 @@ class Partitioner {
 
     // The diversity test on side 0 (left) or 1 (right) of cnt2_, codes in ascending order.
     bool side_diverse(int side) {
-        counts_.clear();
         const std::int64_t* c = cnt2_.data() + static_cast<std::size_t>(side) * scodes_;
-        if (scodes_ <= kDenseCodes) {
-            counts_.assign(c, c + scodes_);
-        } else {
-            for (auto s : present_) counts_.push_back(c[s]);
-        }
+        if (scodes_ <= kDenseCodes) return satisfies(in_.criterion, c, scodes_, scratch_);
+        counts_.clear();
+        for (auto s : present_) counts_.push_back(c[s]);
         return satisfies(in_.criterion, counts_, scratch_);
     }
 
@@ -459,7 +457,7 @@ class Partitioner {
         }
         if (!have_bounds) {
             bounds(1 - buf, b, b + left, lo_.data(), hi_.data());
-            bounds(1 - buf, b + left, e, lo_.data() + d_, hi_.data() + d_);
+            bounds(1 - buf, b + left, e, lo_.data() + dims(), hi_.data() + dims());
         }
         return true;
     }
@@ -496,7 +494,7 @@ class Partitioner {
             for (std::size_t c = 0; c < cnt2_.size(); ++c) cnt2_[c] += m.cnt2_[c];
             std::fill(m.cnt2_.begin(), m.cnt2_.end(), 0);
             if (!have[0]) continue;  // the portable split leaves the bounds to cut_at
-            for (std::size_t q = 0; q < 2 * d_; ++q) {
+            for (std::size_t q = 0; q < 2 * dims(); ++q) {
                 lo_[q] = std::min(lo_[q], m.lo_[q]);
                 hi_[q] = std::max(hi_[q], m.hi_[q]);
             }
@@ -511,9 +509,15 @@ class Partitioner {
     template <class GoesLeft>
     bool split(std::size_t b, std::size_t e, int src, std::size_t li, std::size_t ri, GoesLeft goes_left,
                bool count) {
-#ifdef MEDANON_AVX2_SPLIT
+#ifdef MEDANON_AVX2
         if constexpr (D > 0 && D <= 8) {
             if (avx2_) {
+                // A node that fits in the core's cache is moved first and bounded after, from the
+                // cache (cheaper than a masked bound for each half per row); a larger one in one pass.
+                if (e - b < kSplitThenBound) {
+                    move_avx2(b, e, src, li, ri, goes_left, count);
+                    return false;
+                }
                 split_avx2(b, e, src, li, ri, goes_left, count);
                 return true;
             }
@@ -523,7 +527,7 @@ class Partitioner {
         const std::uint32_t* in = bufs_[src] + b * w;
         std::uint32_t* out = bufs_[1 - src];
         std::int64_t* cnt = cnt2_.data();
-        const std::size_t dd = d_, sc = scodes_;
+        const std::size_t dd = dims(), sc = scodes_;
         // Branch-free: the side is data, not control flow (half the rows go
         // each way, so a branch would be mispredicted half the time).
         for (std::size_t r = b; r < e; ++r, in += w) {
@@ -542,7 +546,59 @@ class Partitioner {
         return false;
     }
 
-#ifdef MEDANON_AVX2_SPLIT
+#ifdef MEDANON_AVX2
+    // split() for up to 8 keys without the bounds: the portable loop with
+    // pointers for the two sides and a row's first 8 words stored from one
+    // vector load.
+    template <class GoesLeft>
+    __attribute__((target("avx2"))) void move_avx2(std::size_t b, std::size_t e, int src, std::size_t li,
+                                                   std::size_t ri, GoesLeft goes_left, bool count) {
+        constexpr std::size_t w = D + 2;
+        const std::uint32_t* in = bufs_[src] + b * w;
+        const std::uint32_t* const end = bufs_[src] + e * w;
+        std::uint32_t* const out = bufs_[1 - src];
+        std::size_t to_left = li * w, to_right = ri * w;  // in words, selected by masks: no branch
+        std::int64_t* cnt = cnt2_.data();
+        const std::size_t sc = scodes_;
+        for (; in != end; in += w) {
+            const std::size_t mask = std::size_t{0} - (goes_left(in) ? 1 : 0);
+            std::uint32_t* dst = out + (to_right ^ ((to_left ^ to_right) & mask));
+            to_left += w & mask;
+            to_right += w & ~mask;
+            if constexpr (w >= 8) {
+                // No store past the row: the words after it may be another row's, already written.
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst),
+                                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in)));
+                if constexpr (w > 8) std::memcpy(dst + 8, in + 8, (w - 8) * sizeof(std::uint32_t));
+            } else {
+                std::memcpy(dst, in, w * sizeof(std::uint32_t));
+            }
+            if (count) ++cnt[(sc & ~mask) + in[D]];
+        }
+    }
+
+    // bounds() for up to 8 keys: one 8-lane load a row (lanes past D are
+    // dropped; the buffer's padding keeps the last load inside it).
+    __attribute__((target("avx2"))) void bounds_avx2(int buf, std::size_t b, std::size_t e, std::uint32_t* mn,
+                                                     std::uint32_t* mx) const {
+        constexpr std::size_t w = D + 2;
+        const std::uint32_t* p = bufs_[buf] + b * w;
+        const std::uint32_t* const end = bufs_[buf] + e * w;
+        __m256i lo = _mm256_set1_epi32(-1), hi = _mm256_setzero_si256();
+        for (; p != end; p += w) {
+            const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+            lo = _mm256_min_epu32(lo, v);
+            hi = _mm256_max_epu32(hi, v);
+        }
+        alignas(32) std::uint32_t lanes[2][8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes[0]), lo);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes[1]), hi);
+        for (std::size_t j = 0; j < D; ++j) {
+            mn[j] = lanes[0][j];
+            mx[j] = lanes[1][j];
+        }
+    }
+
     // split() for up to 8 keys, with each half's bounds in the same pass: a
     // row's keys are one 8-lane load (lanes past D read the row's tail, the
     // next row or the buffer's padding, and are dropped). A row adds to one
@@ -589,6 +645,14 @@ class Partitioner {
 
     // min/max of every key over rows [b, e) of buffer `buf` into mn/mx.
     void bounds(int buf, std::size_t b, std::size_t e, std::uint32_t* mn, std::uint32_t* mx) const {
+#ifdef MEDANON_AVX2
+        if constexpr (D > 0 && D <= 8) {
+            if (avx2_) {
+                bounds_avx2(buf, b, e, mn, mx);
+                return;
+            }
+        }
+#endif
         const std::size_t w = width();
         const std::uint32_t* p = bufs_[buf] + b * w;
 #if defined(__GNUC__) || defined(__clang__)
@@ -621,9 +685,9 @@ class Partitioner {
             return;
         }
 #endif
-        for (std::size_t j = 0; j < d_; ++j) mn[j] = std::numeric_limits<std::uint32_t>::max(), mx[j] = 0;
+        for (std::size_t j = 0; j < dims(); ++j) mn[j] = std::numeric_limits<std::uint32_t>::max(), mx[j] = 0;
         for (std::size_t r = b; r < e; ++r, p += w) {
-            for (std::size_t j = 0; j < d_; ++j) {
+            for (std::size_t j = 0; j < dims(); ++j) {
                 mn[j] = p[j] < mn[j] ? p[j] : mn[j];
                 mx[j] = p[j] > mx[j] ? p[j] : mx[j];
             }
@@ -637,7 +701,7 @@ class Partitioner {
         if (scodes_ <= kDenseCodes) return;
         if (seen_.size() != scodes_) seen_.assign(scodes_, 0);
         for (std::size_t r = b; r < e; ++r) {
-            const std::uint32_t s = row(buf, r)[d_];
+            const std::uint32_t s = row(buf, r)[dims()];
             if (!seen_[s]) {
                 seen_[s] = 1;
                 present_.push_back(s);
@@ -655,7 +719,9 @@ class Partitioner {
         }
     }
 
-    static constexpr std::size_t kSelectMin = 32;
+    static constexpr std::size_t kSelectMin = 16;
+    static constexpr std::uint32_t kIdBlock = 256;  // ids a worker takes at a time: no atomic per final
+    static constexpr std::size_t kSplitThenBound = 4096;  // rows: 160 KiB of 8 keys, twice, in a 512 KiB L2
     static constexpr std::size_t kScanBlock = 8;  // rows between the checks of count_distinct's early stop
     static constexpr std::uint32_t kDenseCodes = 256;
 
@@ -668,7 +734,7 @@ class Partitioner {
         const auto k = static_cast<std::size_t>(in_.k);
         count_distinct(b, e, buf);
         order_.clear();
-        for (std::size_t j = 0; j < d_; ++j) {
+        for (std::size_t j = 0; j < dims(); ++j) {
             if (in_.categories[j] > 0) {
                 if (distinct_[j] < 2) continue;
                 span_[j] = static_cast<double>(distinct_[j]) / static_cast<double>(sh_.gdistinct[j]);
@@ -714,15 +780,16 @@ class Partitioner {
                 ties_.clear();
                 for (std::size_t r = b; r < e; ++r) {
                     const std::uint32_t* p = row(buf, r);
-                    if (p[j] == m) ties_.push_back(p[d_ + 1]);
+                    if (p[j] == m) ties_.push_back(p[dims() + 1]);
                 }
                 const std::size_t need = left - l0;
                 std::nth_element(ties_.begin(), ties_.begin() + static_cast<std::ptrdiff_t>(need), ties_.end());
                 const std::uint32_t pivot = ties_[need];
-                const std::size_t idx = d_ + 1;
+                const std::size_t idx = dims() + 1;
                 const bool made = cut_at(
                     b, e, buf, left,
-                    [j, m, pivot, idx](const std::uint32_t* r) { return r[j] < m || (r[j] == m && r[idx] < pivot); },
+                    // Bitwise, not ||: short-circuits become branches in the split's loop.
+                    [j, m, pivot, idx](const std::uint32_t* r) { return (r[j] < m) | ((r[j] == m) & (r[idx] < pivot)); },
                     team);
                 if (!made) continue;
             }
@@ -733,7 +800,7 @@ class Partitioner {
 
     const Shared& sh_;
     const MondrianInput& in_;
-    std::size_t n_, d_;
+    std::size_t n_, d_;  // d_: the dimensions at run time; dims() is D when D > 0
     const std::vector<KeyColumn>& cols_;
     std::uint32_t* const* bufs_;
     std::uint32_t scodes_;
@@ -758,11 +825,12 @@ class Partitioner {
     std::vector<Item> work_;
     std::vector<Final> finals_;
     std::vector<std::uint32_t> final_bounds_;
+    std::uint32_t next_id_ = 0, end_id_ = 0;
 };
 
 template <std::size_t D>
 MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, ThreadPool& pool, std::int64_t* labels) {
-    Shared sh(input, std::move(enc), pool);
+    Shared sh(input, std::move(enc), pool, labels);
     const std::size_t n = sh.n, d = sh.d;
     const std::size_t threads = pool.size();
     std::vector<std::unique_ptr<Partitioner<D>>> workers;
@@ -798,29 +866,26 @@ MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, ThreadPool
         for (std::size_t i = taken++; i < seeds.size(); i = taken++) workers[t]->drain(seeds[i]);
     });
 
-    // Final partitions of every worker, numbered by their smallest row
-    // index. They are read below in worker order (g: place in that order),
-    // so that the finals, their bounds and their rows come in memory order,
-    // not in label order (the labels are scattered writes whatever the order).
-    // The numbering marks each final's smallest index in a bit set, with its
-    // place g in `labels` (written in full below), and reads the marks in
-    // index order: no sort.
-    std::vector<std::size_t> start(workers.size() + 1, 0);
-    for (std::size_t t = 0; t < workers.size(); ++t) start[t + 1] = start[t] + workers[t]->finals().size();
-    const std::size_t parts = start.back();
+    // The final partitions are numbered by their smallest row index: each
+    // one's first row is marked in a bit set, and the marks are read in index
+    // order (no sort), the row's id in `narrow` naming the partition.
+    std::size_t parts = 0;
+    for (const auto& w : workers) parts += w->finals().size();
     std::vector<std::uint64_t> firsts((n + 63) / 64, 0);
-    for (std::size_t t = 0, g = 0; t < workers.size(); ++t) {
-        for (const Final& f : workers[t]->finals()) {
-            firsts[f.first / 64] |= std::uint64_t{1} << (f.first % 64);
-            labels[f.first] = static_cast<std::int64_t>(g++);
-        }
+    for (const auto& w : workers) {
+        for (const Final& f : w->finals()) firsts[f.first / 64] |= std::uint64_t{1} << (f.first % 64);
     }
-    std::vector<std::uint32_t> label_of(parts);
+    const char* const narrow = sh.narrow;
+    auto id_of = [narrow](std::size_t row) {
+        std::uint32_t id;
+        std::memcpy(&id, narrow + std::size_t{4} * row, sizeof id);
+        return id;
+    };
+    std::vector<std::uint32_t> label_of(sh.next_id.load());
     std::uint32_t p = 0;
     for (std::size_t word = 0; word < firsts.size(); ++word) {
         for (std::uint64_t bits = firsts[word]; bits != 0; bits &= bits - 1) {
-            const std::size_t i = word * 64 + lowest_bit(bits);
-            label_of[static_cast<std::size_t>(labels[i])] = p++;
+            label_of[id_of(word * 64 + lowest_bit(bits))] = p++;
         }
     }
     MondrianResult res;
@@ -828,24 +893,21 @@ MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, ThreadPool
     res.counts.resize(parts);
     res.mins.resize(parts * d);
     res.maxs.resize(parts * d);
-    const std::size_t w = d + 2;
-    pool.run(workers.size(), [&](std::size_t part) {
-        const auto [begin, end] = chunk(parts, workers.size(), part);
-        for (std::size_t t = 0, g = begin; g < end; ++g) {
-            while (g >= start[t + 1]) ++t;
-            const Final& f = workers[t]->finals()[g - start[t]];
-            const std::uint32_t* fb = workers[t]->final_bounds().data() + f.bounds;
-            const std::size_t p = label_of[g];
-            res.counts[p] = static_cast<std::int64_t>(f.e - f.b);
+    pool.run(workers.size(), [&](std::size_t t) {
+        const auto& w = *workers[t];
+        for (const Final& f : w.finals()) {
+            const std::uint32_t* fb = w.final_bounds().data() + f.bounds;
+            const std::size_t q = label_of[f.id];
+            res.counts[q] = static_cast<std::int64_t>(f.rows);
             for (std::size_t j = 0; j < d; ++j) {
-                res.mins[p * d + j] = sh.cols[j].value(fb[j]);
-                res.maxs[p * d + j] = sh.cols[j].value(fb[d + j]);
+                res.mins[q * d + j] = sh.cols[j].value(fb[j]);
+                res.maxs[q * d + j] = sh.cols[j].value(fb[d + j]);
             }
-            const auto label = static_cast<std::int64_t>(p);
-            const std::uint32_t* rows = sh.bufs[f.buf];
-            for (std::size_t r = f.b; r < f.e; ++r) labels[rows[r * w + d + 1]] = label;
         }
     });
+    // Ids to labels, widened in place from the last row down: row i's 8 bytes
+    // cover the ids of rows 2i and 2i + 1, both at or after i, already read.
+    for (std::size_t i = n; i-- > 0;) labels[i] = label_of[id_of(i)];
     return res;
 }
 
