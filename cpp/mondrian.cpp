@@ -175,7 +175,7 @@ class Partitioner {
         const std::size_t cut =
             s.e - s.b >= 2 * static_cast<std::size_t>(in_.k) ? try_cut(s.b, s.e, s.buf, team) : 0;
         if (cut == 0) {
-            finish(s.b, s.e, s.buf);
+            finish(s.b, s.e, s.buf, kmin_.data(), kmax_.data());
             return;
         }
         for (std::size_t side = 0; side < 2; ++side) {
@@ -198,14 +198,20 @@ class Partitioner {
             bounds_.resize(it.bounds);  // the stack discipline frees this item's slot
             std::size_t cut = 0;
             if (it.e - it.b >= 2 * k) cut = try_cut(it.b, it.e, it.buf);
-            if (cut != 0) {
-                // The right half first, so that the left is taken next: finals then come in row
-                // order, and the labels pass reads the rows forwards, as the prefetcher expects.
-                work_.push_back({cut, it.e, push_bounds(lo_.data() + dims(), hi_.data() + dims()), 1 - it.buf});
-                work_.push_back({it.b, cut, push_bounds(lo_.data(), hi_.data()), 1 - it.buf});
-            } else {
-                finish(it.b, it.e, it.buf);
+            if (cut == 0) {
+                finish(it.b, it.e, it.buf, kmin_.data(), kmax_.data());
+                continue;
             }
+            // A half too small to cut is final at once, without a trip through the stack (half
+            // the finals); the other halves go on it, the left on top.
+            const int to = 1 - it.buf;
+            if (cut - it.b < 2 * k) finish(it.b, cut, to, lo_.data(), hi_.data());
+            if (it.e - cut < 2 * k) {
+                finish(cut, it.e, to, lo_.data() + dims(), hi_.data() + dims());
+            } else {
+                work_.push_back({cut, it.e, push_bounds(lo_.data() + dims(), hi_.data() + dims()), to});
+            }
+            if (cut - it.b >= 2 * k) work_.push_back({it.b, cut, push_bounds(lo_.data(), hi_.data()), to});
         }
     }
 
@@ -231,7 +237,7 @@ class Partitioner {
 
     // Records rows [b, e) as a final partition and marks each row with its
     // id, while the rows are still in the cache from the cut that made them.
-    void finish(std::size_t b, std::size_t e, int buf) {
+    void finish(std::size_t b, std::size_t e, int buf, const std::uint32_t* mn, const std::uint32_t* mx) {
         if (next_id_ == end_id_) {
             next_id_ = sh_.next_id.fetch_add(kIdBlock, std::memory_order_relaxed);
             end_id_ = next_id_ + kIdBlock;
@@ -240,7 +246,7 @@ class Partitioner {
         // Cuts keep each side in its order and the root is in row order, so
         // a partition's first row has its smallest index.
         finals_.push_back({e - b, final_bounds_.size(), row(buf, b)[dims() + 1], id});
-        append_bounds(final_bounds_, kmin_.data(), kmax_.data());
+        append_bounds(final_bounds_, mn, mx);
         const std::size_t w = width();
         const std::uint32_t* index = bufs_[buf] + dims() + 1;
         for (std::size_t r = b; r < e; ++r) std::memcpy(sh_.narrow + std::size_t{4} * index[r * w], &id, sizeof id);
