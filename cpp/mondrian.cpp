@@ -139,8 +139,9 @@ class Partitioner {
         cnt2_.assign(2 * static_cast<std::size_t>(scodes_), 0);
         kmin_.resize(dims());
         kmax_.resize(dims());
-        lo_.resize(2 * dims());
-        hi_.resize(2 * dims());
+        // 8 words of slack: the AVX2 bounds store whole vectors.
+        lo_.resize(2 * dims() + 8);
+        hi_.resize(2 * dims() + 8);
         distinct_.assign(dims(), 0);
         span_.resize(dims());
         stamps_.assign(dims(), {});
@@ -189,6 +190,10 @@ class Partitioner {
     void drain(const Seed& s) {
         work_.clear();
         bounds_.clear();
+        // At most one final per k rows: no copies as the finals grow.
+        const std::size_t most = (s.e - s.b) / static_cast<std::size_t>(in_.k) + 1;
+        finals_.reserve(finals_.size() + most);
+        final_bounds_.reserve(final_bounds_.size() + most * 2 * dims());
         work_.push_back({s.b, s.e, push_bounds(s.bounds.data(), s.bounds.data() + dims()), s.buf});
         const auto k = static_cast<std::size_t>(in_.k);
         while (!work_.empty()) {
@@ -462,6 +467,7 @@ class Partitioner {
             if (!ok) return false;
         }
         if (!have_bounds) {
+            // The left first: the AVX2 bounds write 8 words, past the left's d into the right's.
             bounds(1 - buf, b, b + left, lo_.data(), hi_.data());
             bounds(1 - buf, b + left, e, lo_.data() + dims(), hi_.data() + dims());
         }
@@ -583,8 +589,10 @@ class Partitioner {
         }
     }
 
-    // bounds() for up to 8 keys: one 8-lane load a row (lanes past D are
-    // dropped; the buffer's padding keeps the last load inside it).
+    // bounds() for up to 8 keys: one 8-lane load a row (the buffer's padding
+    // keeps the last load inside it). The 8 lanes are stored whole: mn and mx
+    // have 8 words, and the lanes past D are overwritten or never read (see
+    // cut_at).
     __attribute__((target("avx2"))) void bounds_avx2(int buf, std::size_t b, std::size_t e, std::uint32_t* mn,
                                                      std::uint32_t* mx) const {
         constexpr std::size_t w = D + 2;
@@ -596,13 +604,8 @@ class Partitioner {
             lo = _mm256_min_epu32(lo, v);
             hi = _mm256_max_epu32(hi, v);
         }
-        alignas(32) std::uint32_t lanes[2][8];
-        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes[0]), lo);
-        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes[1]), hi);
-        for (std::size_t j = 0; j < D; ++j) {
-            mn[j] = lanes[0][j];
-            mx[j] = lanes[1][j];
-        }
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(mn), lo);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(mx), hi);
     }
 
     // split() for up to 8 keys, with each half's bounds in the same pass: a
@@ -635,17 +638,12 @@ class Partitioner {
             ri += 1 - gl;
             if (count) ++cnt[(sc & ~mask) + in[D]];
         }
-        alignas(32) std::uint32_t lanes[4][8];
-        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes[0]), lo_l);
-        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes[1]), hi_l);
-        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes[2]), lo_r);
-        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes[3]), hi_r);
-        for (std::size_t j = 0; j < D; ++j) {
-            lo_[j] = lanes[0][j];
-            hi_[j] = lanes[1][j];
-            lo_[D + j] = lanes[2][j];
-            hi_[D + j] = lanes[3][j];
-        }
+        // Whole vectors, the left before the right, which overwrites the left's lanes past D
+        // (lo_ and hi_ have 8 words of slack).
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(lo_.data()), lo_l);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(hi_.data()), hi_l);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(lo_.data() + D), lo_r);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(hi_.data() + D), hi_r);
     }
 #endif
 
