@@ -462,9 +462,7 @@ class Partitioner {
         const bool have_bounds = team != nullptr ? split_together(*team, b, e, buf, left, goes_left)
                                                  : split(b, e, buf, b, b + left, goes_left, diverse_);
         if (diverse_) {
-            const bool ok = side_diverse(0) && side_diverse(1);
-            clear_counts();
-            if (!ok) return false;
+            if (!halves_diverse()) return false;
         }
         if (!have_bounds) {
             // The left first: the AVX2 bounds write 8 words, past the left's d into the right's.
@@ -715,12 +713,30 @@ class Partitioner {
         std::sort(present_.begin(), present_.end());
     }
 
-    void clear_counts() {
-        if (scodes_ <= kDenseCodes) {
+    // The diversity test on both halves' counts in cnt2_, which it leaves
+    // cleared for the next cut. Distinct l over a dense count is the common
+    // case of a cut near the leaves: counted and cleared in one pass.
+    bool halves_diverse() {
+        std::int64_t* c = cnt2_.data();
+        const std::size_t sc = scodes_;
+        if (sc <= kDenseCodes && in_.criterion.kind == Diversity::distinct) {
+            std::int64_t left = 0, right = 0;
+            for (std::size_t s = 0; s < sc; ++s) {
+                left += c[s] > 0;
+                right += c[sc + s] > 0;
+                c[s] = 0;
+                c[sc + s] = 0;
+            }
+            const double l = in_.criterion.l;
+            return static_cast<double>(left) >= l && static_cast<double>(right) >= l;
+        }
+        const bool ok = side_diverse(0) && side_diverse(1);
+        if (sc <= kDenseCodes) {
             std::fill(cnt2_.begin(), cnt2_.end(), 0);
         } else {
-            for (auto s : present_) cnt2_[s] = cnt2_[scodes_ + s] = 0;
+            for (auto s : present_) c[s] = c[sc + s] = 0;
         }
+        return ok;
     }
 
     static constexpr std::size_t kSelectMin = 16;
