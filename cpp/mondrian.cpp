@@ -52,7 +52,7 @@ namespace {
 // undo). Nodes own disjoint row ranges, so workers on different subtrees
 // never touch the same words.
 struct Shared {
-    Shared(const MondrianInput& input, EncodedRows enc, ThreadPool& threads, std::int64_t* labels)
+    Shared(const MondrianInput& input, EncodedRows enc, ThreadPool& threads, std::int64_t* out)
         : in(input),
           pool(threads),
           n(enc.n),
@@ -64,7 +64,7 @@ struct Shared {
           code_counts(std::move(enc.code_counts)),
           diverse(input.criterion.kind != Diversity::none),
           avx2(cpu_has_avx2()),
-          narrow(reinterpret_cast<char*>(labels)) {
+          labels(out) {
         bufs[0] = buf0.data();
         bufs[1] = buf1.data();
         gspan.resize(d);
@@ -82,10 +82,9 @@ struct Shared {
     bool avx2;
     std::vector<double> gspan;            // each numeric column's range over the table
     std::vector<std::int64_t> gdistinct;  // each categorical column's distinct values over the table
-    // Each row's final partition, by id, as 4-byte numbers in the first half
-    // of the output labels (widened in place once the partitions are numbered);
-    // ids are handed to the workers in blocks.
-    char* narrow;
+    // The output: each row's final partition, by id until the partitions are
+    // numbered; ids are handed to the workers in blocks.
+    std::int64_t* labels;
     mutable std::atomic<std::uint32_t> next_id{0};
 };
 
@@ -254,7 +253,8 @@ class Partitioner {
         append_bounds(final_bounds_, mn, mx);
         const std::size_t w = width();
         const std::uint32_t* index = bufs_[buf] + dims() + 1;
-        for (std::size_t r = b; r < e; ++r) std::memcpy(sh_.narrow + std::size_t{4} * index[r * w], &id, sizeof id);
+        std::int64_t* const labels = sh_.labels;
+        for (std::size_t r = b; r < e; ++r) labels[index[r * w]] = id;
     }
     std::uint32_t* row(int buf, std::size_t r) const { return bufs_[buf] + r * width(); }
 
@@ -888,24 +888,18 @@ MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, ThreadPool
 
     // The final partitions are numbered by their smallest row index: each
     // one's first row is marked in a bit set, and the marks are read in index
-    // order (no sort), the row's id in `narrow` naming the partition.
+    // order (no sort), the row's label holding its partition's id until then.
     std::size_t parts = 0;
     for (const auto& w : workers) parts += w->finals().size();
     std::vector<std::uint64_t> firsts((n + 63) / 64, 0);
     for (const auto& w : workers) {
         for (const Final& f : w->finals()) firsts[f.first / 64] |= std::uint64_t{1} << (f.first % 64);
     }
-    const char* const narrow = sh.narrow;
-    auto id_of = [narrow](std::size_t row) {
-        std::uint32_t id;
-        std::memcpy(&id, narrow + std::size_t{4} * row, sizeof id);
-        return id;
-    };
-    std::vector<std::uint32_t> label_of(sh.next_id.load());
-    std::uint32_t p = 0;
+    std::vector<std::int64_t> label_of(sh.next_id.load());
+    std::int64_t p = 0;
     for (std::size_t word = 0; word < firsts.size(); ++word) {
         for (std::uint64_t bits = firsts[word]; bits != 0; bits &= bits - 1) {
-            label_of[id_of(word * 64 + lowest_bit(bits))] = p++;
+            label_of[static_cast<std::size_t>(labels[word * 64 + lowest_bit(bits)])] = p++;
         }
     }
     MondrianResult res;
@@ -917,17 +911,16 @@ MondrianResult run_fixed(const MondrianInput& input, EncodedRows enc, ThreadPool
         const auto& w = *workers[t];
         for (const Final& f : w.finals()) {
             const std::uint32_t* fb = w.final_bounds().data() + f.bounds;
-            const std::size_t q = label_of[f.id];
+            const auto q = static_cast<std::size_t>(label_of[f.id]);
             res.counts[q] = static_cast<std::int64_t>(f.rows);
             for (std::size_t j = 0; j < d; ++j) {
                 res.mins[q * d + j] = sh.cols[j].value(fb[j]);
                 res.maxs[q * d + j] = sh.cols[j].value(fb[d + j]);
             }
         }
+        const auto [begin, end] = chunk(n, workers.size(), t);
+        for (std::size_t i = begin; i < end; ++i) labels[i] = label_of[static_cast<std::size_t>(labels[i])];
     });
-    // Ids to labels, widened in place from the last row down: row i's 8 bytes
-    // cover the ids of rows 2i and 2i + 1, both at or after i, already read.
-    for (std::size_t i = n; i-- > 0;) labels[i] = label_of[id_of(i)];
     return res;
 }
 
