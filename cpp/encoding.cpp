@@ -269,12 +269,26 @@ bool find_decimal(const MondrianInput& in, std::size_t j, double lo, double hi, 
     return false;
 }
 
+// Each row's sensitive code made dense (0 .. distinct - 1, in the input
+// codes' order): through a table over the input codes when they are at most
+// 4n + 1024, read as the rows are written, or else a column of them; 0 for
+// every row when there are no codes.
+struct DenseCodes {
+    const std::int32_t* input = nullptr;  // with `table`
+    std::vector<std::uint32_t> table;     // input code -> dense code
+    std::vector<std::uint32_t> column;    // or each row's dense code
+    std::uint32_t at(std::size_t row) const {
+        if (input != nullptr) return table[static_cast<std::size_t>(input[row])];
+        return column.empty() ? 0u : column[row];
+    }
+};
+
 // Keys of the affine columns, the sensitive codes and the row indexes; flags
 // decimal columns where a value is not exactly (key + base) / scale (their
 // keys are then replaced by ranks).
 template <class Acc>
 void write_rows(const double* x, std::size_t first, std::size_t n, std::size_t d, const std::vector<char>& kind,
-                const Acc& scale, const Acc& base, Acc& miss, const std::uint32_t* codes, std::uint32_t* rows) {
+                const Acc& scale, const Acc& base, Acc& miss, const DenseCodes& codes, std::uint32_t* rows) {
     const std::size_t w = d + 2;
     for (std::size_t i = 0; i < n; ++i) {
         const double* row = x + i * d;
@@ -293,7 +307,7 @@ void write_rows(const double* x, std::size_t first, std::size_t n, std::size_t d
                 out[j] = static_cast<std::uint32_t>(static_cast<std::int32_t>(key));
             }
         }
-        out[d] = codes == nullptr ? 0u : codes[i];
+        out[d] = codes.at(first + i);
         out[d + 1] = static_cast<std::uint32_t>(first + i);
     }
 }
@@ -310,7 +324,7 @@ template <std::size_t D>
 __attribute__((target("avx2"))) void write_rows_avx2(const double* x, std::size_t first, std::size_t n,
                                                      const std::vector<char>& kind, const std::array<double, D>& scale,
                                                      const std::array<double, D>& base, std::array<double, D>& miss,
-                                                     const std::uint32_t* codes, std::uint32_t* rows) {
+                                                     const DenseCodes& codes, std::uint32_t* rows) {
     constexpr std::size_t G = (D + 3) / 4, w = D + 2;
     __m256d sc[G], bs[G], dec[G], off[G];
     __m256i lanes[G];
@@ -359,7 +373,7 @@ __attribute__((target("avx2"))) void write_rows_avx2(const double* x, std::size_
                 _mm_maskstore_epi32(reinterpret_cast<int*>(out + 4 * g), lanes32[g], k);
             }
         }
-        out[D] = codes == nullptr ? 0u : codes[i];
+        out[D] = codes.at(first + i);
         out[D + 1] = static_cast<std::uint32_t>(first + i);
     }
     for (std::size_t g = 0; g < G; ++g) {
@@ -374,7 +388,7 @@ __attribute__((target("avx2"))) void write_rows_avx2(const double* x, std::size_
 
 template <std::size_t D>
 void write_keys(const MondrianInput& in, ThreadPool& pool, const std::vector<KeyColumn>& cols,
-                const std::vector<char>& kind, const std::uint32_t* codes, std::uint32_t* rows,
+                const std::vector<char>& kind, const DenseCodes& codes, std::uint32_t* rows,
                 std::vector<char>& inexact) {
     const std::size_t d = D > 0 ? D : in.d, w = d + 2;
     using Acc = std::conditional_t<(D > 0), std::array<double, D>, std::vector<double>>;
@@ -397,17 +411,16 @@ void write_keys(const MondrianInput& in, ThreadPool& pool, const std::vector<Key
         if constexpr (D == 0) m.resize(d);
         for (std::size_t j = 0; j < d; ++j) m[j] = 0.0;
         const auto [b, e] = chunk(in.n, threads, t);
-        const std::uint32_t* c = codes == nullptr ? nullptr : codes + b;
 #ifdef MEDANON_AVX2
         if constexpr (D > 0 && D <= 8) {
             if (avx2) {
-                write_rows_avx2<D>(in.x + b * d, b, e - b, kind, scale, base, m, c, rows + b * w);
+                write_rows_avx2<D>(in.x + b * d, b, e - b, kind, scale, base, m, codes, rows + b * w);
                 miss[t] = std::move(m);
                 return;
             }
         }
 #endif
-        write_rows(in.x + b * d, b, e - b, d, kind, scale, base, m, c, rows + b * w);
+        write_rows(in.x + b * d, b, e - b, d, kind, scale, base, m, codes, rows + b * w);
         miss[t] = std::move(m);
     });
     for (std::size_t j = 0; j < d; ++j) {
@@ -439,19 +452,24 @@ void rank_column(const MondrianInput& in, std::size_t j, KeyColumn& col, std::ui
 // Sensitive codes, made dense (0 .. distinct - 1) in the same order, so that
 // counting arrays are as small as the number of values present; `counts`
 // gets the rows of each.
-std::vector<std::uint32_t> dense_codes(const MondrianInput& in, std::uint32_t& distinct,
-                                       std::vector<std::int64_t>& counts) {
+DenseCodes dense_codes(const MondrianInput& in, std::uint32_t& distinct, std::vector<std::int64_t>& counts) {
     const std::size_t n = in.n;
-    std::int64_t max_code = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::int32_t s = in.sensitive[i];
-        if (s < 0) throw std::invalid_argument("sensitive[" + std::to_string(i) + "] is negative; codes must be >= 0");
-        max_code = std::max<std::int64_t>(max_code, s);
+    const std::int32_t* const s = in.sensitive;
+    // No throw in the loop, so that it vectorises; the bad code is found after.
+    std::int32_t lo = s[0], hi = s[0];
+    for (std::size_t i = 1; i < n; ++i) {
+        lo = std::min(lo, s[i]);
+        hi = std::max(hi, s[i]);
     }
-    std::vector<std::uint32_t> out(n);
-    if (static_cast<std::uint64_t>(max_code) <= 4 * static_cast<std::uint64_t>(n) + 1024) {
-        std::vector<std::uint32_t> dense(static_cast<std::size_t>(max_code) + 1, 0);
-        for (std::size_t i = 0; i < n; ++i) ++dense[static_cast<std::size_t>(in.sensitive[i])];
+    if (lo < 0) {
+        const std::size_t i = static_cast<std::size_t>(std::find_if(s, s + n, [](std::int32_t v) { return v < 0; }) - s);
+        throw std::invalid_argument("sensitive[" + std::to_string(i) + "] is negative; codes must be >= 0");
+    }
+    DenseCodes out;
+    if (static_cast<std::uint64_t>(hi) <= 4 * static_cast<std::uint64_t>(n) + 1024) {
+        std::vector<std::uint32_t>& dense = out.table;
+        dense.assign(static_cast<std::size_t>(hi) + 1, 0);
+        for (std::size_t i = 0; i < n; ++i) ++dense[static_cast<std::size_t>(s[i])];
         distinct = 0;
         for (auto& v : dense) {
             if (v > 0) counts.push_back(v);
@@ -459,18 +477,19 @@ std::vector<std::uint32_t> dense_codes(const MondrianInput& in, std::uint32_t& d
             v = distinct;
             distinct += present;
         }
-        for (std::size_t i = 0; i < n; ++i) out[i] = dense[static_cast<std::size_t>(in.sensitive[i])];
+        out.input = s;
     } else {
-        std::vector<std::int32_t> codes(in.sensitive, in.sensitive + n);
+        std::vector<std::int32_t> codes(s, s + n);
         std::sort(codes.begin(), codes.end());
         for (std::size_t i = 0; i < n; ++i) {
             if (i == 0 || codes[i] != codes[i - 1]) counts.push_back(0);
             ++counts.back();
         }
         codes.erase(std::unique(codes.begin(), codes.end()), codes.end());
+        out.column.resize(n);
         for (std::size_t i = 0; i < n; ++i) {
-            const auto pos = std::lower_bound(codes.begin(), codes.end(), in.sensitive[i]) - codes.begin();
-            out[i] = static_cast<std::uint32_t>(pos);
+            const auto pos = std::lower_bound(codes.begin(), codes.end(), s[i]) - codes.begin();
+            out.column[i] = static_cast<std::uint32_t>(pos);
         }
         distinct = static_cast<std::uint32_t>(codes.size());
     }
@@ -489,7 +508,7 @@ EncodedRows encode_fixed(const MondrianInput& in, ThreadPool& pool) {
     std::unique_ptr<bool[]> integer(new bool[d]);
     if (!scan<D>(in, pool, lo.data(), hi.data(), integer.get())) throw_first_bad(in);
 
-    std::vector<std::uint32_t> codes;
+    DenseCodes codes;
     if (in.sensitive != nullptr && in.criterion.kind != Diversity::none) {
         codes = dense_codes(in, enc.sensitive_codes, enc.code_counts);
     }
@@ -510,7 +529,7 @@ EncodedRows encode_fixed(const MondrianInput& in, ThreadPool& pool) {
     }
     enc.rows = KeyBuffer(n * enc.width + kRowPadding);
     std::vector<char> inexact(d, 0);
-    write_keys<D>(in, pool, enc.columns, kind, codes.empty() ? nullptr : codes.data(), enc.rows.data(), inexact);
+    write_keys<D>(in, pool, enc.columns, kind, codes, enc.rows.data(), inexact);
     std::vector<std::size_t> ranked;
     for (std::size_t j = 0; j < d; ++j) {
         if (kind[j] == 0 || inexact[j]) ranked.push_back(j);
