@@ -105,7 +105,7 @@ PYBIND11_MODULE(_core, m) {
     m.def("satisfies", &satisfies_py, py::arg("counts").noconvert(), py::arg("diversity"), py::arg("l"),
           py::arg("c"), "True when sensitive-value counts satisfy the diversity criterion.");
     m.def("split_kernel", &medanon::split_kernel,
-          "The row split's instruction set on this machine: 'avx2' or 'portable' (MEDANON_DISABLE_AVX2=1 "
-          "forces 'portable'). The partitions do not depend on it.");
+          "The instruction set of the row split and the key encoding on this machine: 'avx2' or 'portable' "
+          "(MEDANON_DISABLE_AVX2=1 forces 'portable'). The partitions do not depend on it.");
     m.attr("ENTROPY_TOLERANCE") = medanon::kEntropyTolerance;
 }

@@ -57,8 +57,9 @@ void validate(const MondrianInput& input);
 // Partitions the rows; writes each row's partition number into labels[n].
 MondrianResult mondrian(const MondrianInput& input, std::int64_t* labels);
 
-// The instruction set the row split uses on this machine: "avx2" or
-// "portable" (read from the CPU and MEDANON_DISABLE_AVX2 on each call).
+// The instruction set the row split and the key encoding use on this
+// machine: "avx2" or "portable" (read from the CPU and MEDANON_DISABLE_AVX2
+// on each call).
 const char* split_kernel();
 
 }  // namespace medanon
