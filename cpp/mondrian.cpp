@@ -144,8 +144,11 @@ class Partitioner {
         distinct_.assign(dims(), 0);
         span_.resize(dims());
         stamps_.assign(dims(), {});
+        plain_.resize(dims());
         for (std::size_t j = 0; j < dims(); ++j) {
             if (in_.categories[j] > 0) stamps_[j].assign(static_cast<std::size_t>(cols_[j].max_key) + 1, 0);
+            // value(key) = key + base, integers below 2^52: exact
+            plain_[j] = cols_[j].affine && cols_[j].scale == 1.0;
         }
     }
 
@@ -760,7 +763,10 @@ class Partitioner {
                 span_[j] = static_cast<double>(distinct_[j]) / static_cast<double>(sh_.gdistinct[j]);
             } else {
                 if (kmax_[j] == kmin_[j]) continue;
-                span_[j] = (cols_[j].value(kmax_[j]) - cols_[j].value(kmin_[j])) / gspan_[j];
+                // An integer column's values differ by exactly their keys' difference.
+                const double diff = plain_[j] ? static_cast<double>(kmax_[j] - kmin_[j])
+                                              : cols_[j].value(kmax_[j]) - cols_[j].value(kmin_[j]);
+                span_[j] = diff / gspan_[j];
             }
             order_.push_back(j);
         }
@@ -829,6 +835,7 @@ class Partitioner {
     const std::vector<double>& gspan_;
     std::vector<std::int64_t> cnt2_;  // [2, scodes_]: left then right counts of the cut being tried
     std::vector<double> span_;
+    std::vector<char> plain_;  // integer columns (value = key + base)
     std::vector<std::uint32_t> kmin_, kmax_, lo_, hi_;  // the node's bounds; the halves' (left d, right d)
     std::vector<std::uint32_t> bounds_;                 // the work stack's bounds, 2d keys per item
     std::vector<std::int64_t> distinct_;
