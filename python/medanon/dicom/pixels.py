@@ -9,7 +9,9 @@ The steps, per frame:
    anatomy wider than a stroke.
 3. *Threshold* the response at ``max(floor, k * local clutter)``, the
    clutter being the local mean of the (capped) response, so speckle and
-   noisy regions need a stronger stroke than clean ones.
+   noisy regions need a stronger stroke than clean ones; on small frames
+   (analysed at double size) at least three times the local noise, the
+   mean of the lesser of the two top-hats.
 4. *Characters*: connected stroke components whose height, fill, mean
    stroke width and stroke-to-surround contrast look like a character.
 5. *Lines*: characters near each other are grouped, the groups split into
@@ -124,13 +126,37 @@ class _Params:
     word_sep: float  # a line of one component (touching letters): minimum sep
     word_cuts: int  # ... and minimum stroke crossings along its middle row
     min_d: float = 0.0  # character: minimum mean stroke distance (half pass: thick strokes)
+    noise_k: float = 0.0  # clutter >= noise_k * local noise (frames analysed at double size)
+    # a line of two characters: their heights within this ratio, and their
+    # row at most this many median heights tall (see _one_row)
+    pair_h: float = np.inf
+    pair_tall: float = np.inf
 
 
 _USUAL = _Params(floor=16.0, clutter_k=2.5, sep_min=1.6, min_h=5, word_sep=3.0, word_cuts=4)
-_STRICT = _Params(floor=24.0, clutter_k=3.0, sep_min=2.2, min_h=6, word_sep=4.0, word_cuts=5)
+# strict pairs: the IQR of two heights is half their difference, so it let
+# a 6 px and a 28 px blob of anatomy pass as "like heights"; two letters of
+# one line differ by at most an ascender or descender (x-height to cap
+# height: ~1.5) and share their row (l and g together span ~1.33 heights).
+# Not in the usual mode: there it cost tiny lossy ultrasound text, whose
+# glyphs break into pieces of unlike or stacked heights
+_STRICT = _Params(
+    floor=24.0, clutter_k=3.0, sep_min=2.2, min_h=6, word_sep=4.0, word_cuts=5, pair_h=1.6, pair_tall=1.5
+)
 
 _KERNEL = 15  # top-hat square; strokes up to ~13 px wide survive
 _CLUTTER_CAP = 16  # response cap when measuring clutter (keeps text from raising it)
+# small frames (analysed at double size): the clutter is at least 3 times the
+# local noise, the mean of min(white, black top-hat).  Doubled, each noise
+# pixel is a 2x2 grain as wide as a text stroke and the fine anatomy of a
+# 64-128 px MR, CT or NM frame is narrower than the top-hat, so both pass as
+# strokes, and the capped clutter (16 at most) cannot follow the noise: a
+# 64 px MR frame was masked whole.  The minimum is ~0 on strokes and on the
+# gaps between them (a pixel is brighter or darker than its surround, not
+# both), so text does not raise it.  Not on frames analysed at their own
+# size: there it cost text in ultrasound speckle (bench, 512 px, seed 99:
+# smallest line coverage 0.66 -> 0.00), and their anatomy is wider
+_NOISE_K = 3.0
 _MAX_WORK = 1400  # frames whose larger side exceeds this are analysed at half size
 _MIN_WORK = 400  # ... and below this at double size (6 px text becomes 12 px)
 _WORD = _Params(floor=20.0, clutter_k=2.5, sep_min=1.9, min_h=5, word_sep=1.9, word_cuts=0)
@@ -306,7 +332,9 @@ def _characters(
     if n <= 1:
         return empty
     x, y, w, h, a = (st[:, i].astype(np.int64) for i in range(5))
-    max_h = max(90, h_img // 4)
+    # a quarter of the frame (a 90 px floor let characters fill 70% of a
+    # 64 px frame analysed at 128 px, where anatomy made a 98 px "line")
+    max_h = h_img // 4
     cnt = a.astype(np.float64)
     area = (w * h).astype(np.float64)
     fill = cnt / np.maximum(area, 1)  # label 0 is empty when the strokes fill the crop
@@ -550,10 +578,16 @@ def _join(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, i
     return [(int(v[0]), int(v[1]), int(v[2]), int(v[3])) for v in out]
 
 
-def _one_row(same: npt.NDArray[np.float64], hm: float) -> bool:
-    """Characters of like heights (height IQR <= 0.8 median: not blobs) in one row."""
+def _one_row(same: npt.NDArray[np.float64], hm: float, p: _Params) -> bool:
+    """Characters of like heights (height IQR <= 0.8 median: not blobs) in one row.
+
+    Two characters: heights within ``p.pair_h`` of each other, the row at
+    most ``p.pair_tall`` median heights tall.
+    """
     q1, q3 = _quartiles(same[:, _H])
     y0, y1 = same[:, _Y].min(), (same[:, _Y] + same[:, _H]).max()
+    if len(same) == 2 and (same[:, _H].max() > p.pair_h * same[:, _H].min() or y1 - y0 > p.pair_tall * hm):
+        return False
     return bool(q3 - q1 <= _ROW_IQR * hm and y1 - y0 <= _ROW_TALL * hm)
 
 
@@ -625,7 +659,7 @@ def _row_line(
             if len(same) < max(2, (len(same) + len(rest)) // 2):
                 break
             hm = _median(same[:, _H])
-            if not _one_row(same, hm):
+            if not _one_row(same, hm, p):
                 # a character merged with a structure beside the line (an
                 # edge, a blob) makes the row too tall or its heights unlike;
                 # when asked, drop the characters off the row's median band
@@ -636,7 +670,7 @@ def _row_line(
                     trim
                     and 2 * len(core) >= len(same)
                     and len(core) >= max(2, (len(same) + len(rest)) // 2)
-                    and _one_row(core, _median(core[:, _H]))
+                    and _one_row(core, _median(core[:, _H]), p)
                 ):
                     same, hm = core, _median(core[:, _H])
                 else:
@@ -821,6 +855,10 @@ def _opencv_boxes(g: npt.NDArray[Any], p: _Params) -> list[tuple[int, int, int, 
         cv2.min(cv2.max(wth, bth), _CLUTTER_CAP), (sw, sh), interpolation=cv2.INTER_AREA
     )
     clutter = cv2.resize(cv2.blur(small, (7, 7)), (w_img, h_img), interpolation=cv2.INTER_LINEAR)
+    if p.noise_k > 0:  # see _NOISE_K
+        noise = cv2.resize(cv2.min(wth, bth), (sw, sh), interpolation=cv2.INTER_AREA)
+        noise = cv2.resize(cv2.blur(noise, (7, 7)), (w_img, h_img), interpolation=cv2.INTER_LINEAR)
+        clutter = cv2.max(clutter, cv2.convertScaleAbs(noise, alpha=p.noise_k))
     thr = cv2.max(cv2.convertScaleAbs(clutter, alpha=p.clutter_k), np.full_like(g, int(p.floor)))
     strokes = (cv2.compare(bth, thr, cv2.CMP_GE), cv2.compare(wth, thr, cv2.CMP_GE))
     found = []
@@ -1156,6 +1194,8 @@ def detect_text(
         if scale != 1.0:  # large frames at half size; small frames at double (6 px text: 12 px)
             interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_NEAREST
             work = cv2.resize(g, (int(w_img * scale), int(h_img * scale)), interpolation=interp)
+        if scale > 1:
+            p = replace(p, noise_k=_NOISE_K)
         found += _rescale(_opencv_boxes(work, p), scale)
         # strokes wider than the top-hat kernel: a half-resolution pass that
         # keeps only characters at least a kernel tall (two at working scale)
