@@ -229,6 +229,21 @@ def test_bold_line_running_into_speckle_is_covered(font: int) -> None:
             assert covered >= 0.9, (seed, scale, thick, covered)
 
 
+def _line_from_speckle_onto_black(
+    text: str, font: int, scale: float, seed: int, into: float, grey: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A 128 x 512 frame of speckle up to `into` of the way along a line of
+    `text` (drawn at x = 10 in `grey`), black past it; the frame and the
+    line's pixels."""
+    rng = np.random.default_rng(seed)
+    edge = 10 + int(into * cv2.getTextSize(text, font, scale, 1)[0][0])
+    img = _speckle_from(512 - edge, (128, 512), 60.0, rng)[:, ::-1]  # speckle left of the edge
+    cov = np.zeros(img.shape, np.uint8)
+    cv2.putText(cov, text, (10, 70), font, scale, 255, 1, cv2.LINE_AA)
+    a = cov / np.float32(255)
+    return np.clip(img * (1 - a) + grey * a, 0, 255).astype(np.uint8), cov
+
+
 @pytest.mark.parametrize("font", [cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX | cv2.FONT_ITALIC])
 def test_line_from_speckle_onto_black_is_covered(font: int) -> None:
     # the gaps between the letters, black like the surround, won the row and
@@ -239,13 +254,7 @@ def test_line_from_speckle_onto_black_is_covered(font: int) -> None:
     text = "CCHS CLINIC 671066660"
     for seed in (0, 1, 2):
         for scale in (0.9, 1.2):
-            rng = np.random.default_rng(seed)
-            edge = 10 + int(0.3 * cv2.getTextSize(text, font, scale, 1)[0][0])
-            img = _speckle_from(512 - edge, (128, 512), 60.0, rng)[:, ::-1]  # speckle left of the edge
-            cov = np.zeros(img.shape, np.uint8)
-            cv2.putText(cov, text, (10, 70), font, scale, 255, 1, cv2.LINE_AA)
-            a = cov / np.float32(255)
-            frame = np.clip(img * (1 - a) + 90 * a, 0, 255).astype(np.uint8)
+            frame, cov = _line_from_speckle_onto_black(text, font, scale, seed, 0.3, 90)
             covered = boxes_mask(detect_text(frame), frame.shape)[cov >= 64].mean()
             assert covered >= 0.9, (seed, scale, covered)
 
@@ -259,13 +268,7 @@ def test_thin_small_words_from_speckle_onto_black_are_covered(scale: float, leas
     text, font = "CCHS CLINIC 671066660", cv2.FONT_HERSHEY_SCRIPT_SIMPLEX
     covered = []
     for seed in (0, 1, 2, 3):
-        rng = np.random.default_rng(seed)
-        edge = 10 + int(0.7 * cv2.getTextSize(text, font, scale, 1)[0][0])
-        img = _speckle_from(512 - edge, (128, 512), 60.0, rng)[:, ::-1]  # speckle left of the edge
-        cov = np.zeros(img.shape, np.uint8)
-        cv2.putText(cov, text, (10, 70), font, scale, 255, 1, cv2.LINE_AA)
-        a = cov / np.float32(255)
-        frame = np.clip(img * (1 - a) + 100 * a, 0, 255).astype(np.uint8)
+        frame, cov = _line_from_speckle_onto_black(text, font, scale, seed, 0.7, 100)
         covered.append(float(boxes_mask(detect_text(frame), frame.shape)[cov >= 64].mean()))
     assert sum(c >= 0.9 for c in covered) >= least, covered
 
@@ -598,14 +601,7 @@ def test_small_anatomy_without_text_is_hardly_masked(size: int) -> None:
         assert float(np.mean(fracs)) <= limit, (strict, fracs)
 
 
-_FONTS = [
-    cv2.FONT_HERSHEY_SIMPLEX,
-    cv2.FONT_HERSHEY_PLAIN,
-    cv2.FONT_HERSHEY_DUPLEX,
-    cv2.FONT_HERSHEY_COMPLEX,
-    cv2.FONT_HERSHEY_TRIPLEX,
-    cv2.FONT_HERSHEY_COMPLEX_SMALL,
-]
+_FONTS = list(HERSHEY_FONTS[:6])  # all but the two script fonts
 
 
 @pytest.mark.parametrize("font", _FONTS)
