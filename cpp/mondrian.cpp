@@ -212,13 +212,11 @@ class Partitioner {
             // A half too small to cut is final at once, without a trip through the stack (half
             // the finals); the other halves go on it, the left on top.
             const int to = 1 - it.buf;
-            if (cut - it.b < 2 * k) finish(it.b, cut, to, lo_.data(), hi_.data());
-            if (it.e - cut < 2 * k) {
-                finish(cut, it.e, to, lo_.data() + dims(), hi_.data() + dims());
-            } else {
-                work_.push_back({cut, it.e, push_bounds(lo_.data() + dims(), hi_.data() + dims()), to});
-            }
-            if (cut - it.b >= 2 * k) work_.push_back({it.b, cut, push_bounds(lo_.data(), hi_.data()), to});
+            const bool left_cuttable = cut - it.b >= 2 * k, right_cuttable = it.e - cut >= 2 * k;
+            if (!left_cuttable) finish(it.b, cut, to, lo_.data(), hi_.data());
+            if (!right_cuttable) finish(cut, it.e, to, lo_.data() + dims(), hi_.data() + dims());
+            if (right_cuttable) work_.push_back({cut, it.e, push_bounds(lo_.data() + dims(), hi_.data() + dims()), to});
+            if (left_cuttable) work_.push_back({it.b, cut, push_bounds(lo_.data(), hi_.data()), to});
         }
     }
 
