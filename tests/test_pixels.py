@@ -355,7 +355,20 @@ ROUNDTRIP = [
     "emri_small_jpeg_ls_lossless.dcm",  # JPEG-LS
     "JPEG-LL.dcm",  # JPEG lossless
     "liver.dcm",  # 1-bit SEG
+    "MR_small_implicit.dcm",  # implicit VR little endian
+    "SC_rgb_rle.dcm",  # RLE Lossless, RGB
+    "SC_rgb_rle_16bit.dcm",  # RLE Lossless, RGB 16-bit
+    "SC_jpeg_no_color_transform.dcm",  # JPEG baseline, RGB (no colour transform)
+    "SC_rgb_dcmtk_+eb+cy+n1.dcm",  # JPEG baseline, YBR_FULL
+    "JPGExtended.dcm",  # JPEG extended, 12-bit
+    "SC_rgb_jpeg_gdcm.dcm",  # JPEG lossless, RGB
+    "JPEGLSNearLossless_08.dcm",  # JPEG-LS near-lossless
+    "SC_rgb_gdcm_KY.dcm",  # J2K lossy, RGB
+    "RG1_J2KR.dcm",  # MONOCHROME1 (pydicom-data)
+    "US1_J2KI.dcm",  # YBR_ICT (pydicom-data)
+    "gdcm-US-ALOKA-16.dcm",  # PALETTE COLOR 16-bit, implicit VR (pydicom-data)
 ]
+_LOSSY_TS = ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.4.91")
 
 
 @pytest.mark.parametrize("name", ROUNDTRIP)
@@ -365,10 +378,7 @@ def test_roundtrip_masks_only_boxes(name: str) -> None:
         pytest.skip(f"{name} not available (pydicom-data not installed)")
     ds = pydicom.dcmread(str(path))
     before = decode_frames(ds).copy()
-    was_lossy = ds.file_meta.TransferSyntaxUID in (
-        "1.2.840.10008.1.2.4.50",
-        "1.2.840.10008.1.2.4.91",
-    )
+    was_lossy = ds.file_meta.TransferSyntaxUID in _LOSSY_TS
     was_encaps = ds.file_meta.TransferSyntaxUID.is_encapsulated
     ybr = str(ds.PhotometricInterpretation).startswith("YBR") and before.ndim == 4
     uid = ds.SOPInstanceUID
