@@ -367,6 +367,8 @@ ROUNDTRIP = [
     "RG1_J2KR.dcm",  # MONOCHROME1 (pydicom-data)
     "US1_J2KI.dcm",  # YBR_ICT (pydicom-data)
     "gdcm-US-ALOKA-16.dcm",  # PALETTE COLOR 16-bit, implicit VR (pydicom-data)
+    "SC_ybr_full_422_uncompressed.dcm",  # YBR_FULL_422 native: 2 bytes a pixel
+    "MR_small_padded.dcm",  # trailing padding after the frame
 ]
 _LOSSY_TS = ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.4.91")
 
@@ -476,6 +478,30 @@ def test_number_of_frames_mismatch_raises() -> None:
     ds2.NumberOfFrames = 31
     with pytest.raises(PixelDataError):
         clean_pixels(ds2, Pol())
+
+
+def test_extra_frame_of_bytes_raises_but_padding_decodes() -> None:
+    ds = pydicom.dcmread(_testfile("MR_small.dcm"))
+    frame = bytes(ds.PixelData)
+    ds.PixelData = frame + b"\x00" * 128  # trailing padding: decoded as pydicom does
+    assert decode_frames(ds).shape == (1, 64, 64)
+    ds.PixelData = frame * 2  # a whole frame more than NumberOfFrames says
+    with pytest.raises(PixelDataError, match="NumberOfFrames=1"):
+        decode_frames(ds)
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value", "msg"),
+    [("Rows", None, r"\(0028,0010\) Rows is missing"), ("BitsAllocated", 0, "BitsAllocated must be positive")],
+)
+def test_bad_image_pixel_attributes_are_named(keyword: str, value: Any, msg: str) -> None:
+    ds = pydicom.dcmread(_testfile("MR_small.dcm"))
+    if value is None:
+        delattr(ds, keyword)
+    else:
+        setattr(ds, keyword, value)
+    with pytest.raises(PixelDataError, match=msg):
+        clean_pixels(ds, Pol())
 
 
 def test_strictness_by_modality() -> None:

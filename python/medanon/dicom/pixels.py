@@ -56,7 +56,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.pixels import get_encoder  # type: ignore[attr-defined,unused-ignore]
 from pydicom.pixels.processing import apply_color_lut
-from pydicom.pixels.utils import pack_bits
+from pydicom.pixels.utils import get_expected_length, pack_bits
 from pydicom.sequence import Sequence
 from pydicom.uid import UID, ExplicitVRLittleEndian, RLELossless
 
@@ -1344,6 +1344,26 @@ def _transfer_syntax(ds: Dataset) -> UID:
     return UID(ts) if ts else ExplicitVRLittleEndian
 
 
+def _header_int(ds: Dataset, keyword: str, tag: tuple[int, int], default: int | None = None) -> int:
+    """A positive integer attribute of the image pixel module, or PixelDataError naming it."""
+    name = f"({tag[0]:04X},{tag[1]:04X}) {keyword}"
+    try:
+        raw = ds.get(keyword)
+    except Exception:  # a value that cannot be read as its VR
+        raise PixelDataError(f"{name} cannot be read") from None
+    if raw is None or raw == "":
+        if default is None:
+            raise PixelDataError(f"{name} is missing")
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise PixelDataError(f"{name} is not an integer") from None
+    if value < 1:
+        raise PixelDataError(f"{name} must be positive, got {value}")
+    return value
+
+
 def decode_frames(ds: Dataset) -> npt.NDArray[Any]:
     """Decode every frame of `ds` to ``(frames, rows, columns[, samples])``.
 
@@ -1362,16 +1382,20 @@ def decode_frames(ds: Dataset) -> npt.NDArray[Any]:
     (1, 128, 128)
     """
     ts = _transfer_syntax(ds)
-    declared = int(getattr(ds, "NumberOfFrames", 1) or 1)
-    rows, cols = int(ds.Rows), int(ds.Columns)
-    spp = int(getattr(ds, "SamplesPerPixel", 1) or 1)
+    declared = _header_int(ds, "NumberOfFrames", (0x0028, 0x0008), 1)
+    rows = _header_int(ds, "Rows", (0x0028, 0x0010))
+    cols = _header_int(ds, "Columns", (0x0028, 0x0011))
+    spp = _header_int(ds, "SamplesPerPixel", (0x0028, 0x0002), 1)
+    bits = _header_int(ds, "BitsAllocated", (0x0028, 0x0100))
     if not ts.is_encapsulated and "PixelData" in ds:
-        bits = int(ds.BitsAllocated)
-        expected = (rows * cols * spp * declared * bits + 7) // 8
+        try:  # pydicom's own count: native YBR_FULL_422 holds 2 bytes a pixel, not 3
+            expected = int(get_expected_length(ds, "bytes"))
+        except Exception:
+            expected = (rows * cols * spp * declared * bits + 7) // 8
         actual = len(ds.PixelData)
-        if actual < expected or actual > expected + max(
-            1, expected // (declared * 2) if declared > 1 else 1
-        ):
+        # trailing padding shorter than a frame is decoded as pydicom does;
+        # a frame's worth more or any byte less is a frame count mismatch
+        if actual < expected or actual - expected >= max(expected // declared, 2):
             raise PixelDataError(
                 f"(7FE0,0010) PixelData holds {actual} bytes but (0028,0008) NumberOfFrames="
                 f"{declared} at {rows}x{cols}x{spp}, {bits}-bit needs {expected}"
