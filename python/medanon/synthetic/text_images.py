@@ -10,7 +10,11 @@ masks on text-free controls.
 Text is drawn with :func:`cv2.putText` in every Hershey font (optionally
 italic), at scales 0.4 to 2.5, thickness 1 to 3, with and without
 anti-aliasing, at low to high contrast, bright or dark, horizontally, over
-three kinds of background:
+three kinds of background.  ``fonts="truetype"`` draws it instead with
+Pillow in the TrueType fonts that ship with matplotlib (DejaVu, STIX and
+Computer Modern: sans, serif, monospace, bold, italic), 8 to 48 px, with
+and without anti-aliasing: outline fonts like those of scanners and
+workstations, which the detector was not tuned on.  The backgrounds:
 
 ``"ct"``
     12-bit CT-like slice (air, body ellipse, organs, bone ring, noise).
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -38,6 +43,7 @@ __all__ = [
     "BACKGROUNDS",
     "CONTRASTS",
     "HERSHEY_FONTS",
+    "TRUETYPE_FONTS",
     "TextBox",
     "TextSample",
     "generate",
@@ -57,6 +63,22 @@ HERSHEY_FONTS: tuple[int, ...] = (
 )
 """All eight Hershey fonts of OpenCV; each may also be drawn italic."""
 
+TRUETYPE_FONTS: tuple[str, ...] = (
+    "DejaVuSans.ttf",
+    "DejaVuSans-Bold.ttf",
+    "DejaVuSans-Oblique.ttf",
+    "DejaVuSerif.ttf",
+    "DejaVuSerif-Italic.ttf",
+    "DejaVuSansMono.ttf",
+    "DejaVuSansMono-Bold.ttf",
+    "STIXGeneral.ttf",
+    "STIXGeneralBol.ttf",
+    "cmr10.ttf",
+    "cmss10.ttf",
+    "cmtt10.ttf",
+)
+"""TrueType fonts of matplotlib's ``mpl-data/fonts/ttf`` used by ``fonts="truetype"``."""
+
 BACKGROUNDS: tuple[str, ...] = ("ct", "us", "xr")
 CONTRASTS: tuple[float, ...] = (0.1, 0.2, 0.35, 0.6, 1.0)
 """Text contrast as a fraction of the frame's display range.  0.1 is faint;
@@ -73,9 +95,9 @@ class TextBox:
     y: int
     w: int
     h: int
-    font: int
-    scale: float
-    thickness: int
+    font: int | str  # Hershey font code, or TrueType file name
+    scale: float  # Hershey scale, or TrueType size in pixels
+    thickness: int  # Hershey thickness; 0 for TrueType
     contrast: float
     text: str
 
@@ -227,6 +249,30 @@ def _random_text(rng: np.random.Generator) -> str:
     return str(rng.choice(_WORDS))
 
 
+def _truetype(
+    text: str, font: str, size: int, antialias: bool, rng: np.random.Generator, shape: tuple[int, int]
+) -> npt.NDArray[np.uint8] | None:
+    """Coverage (0-255) of `text` in TrueType `font` at a random place, or None when it does not fit."""
+    import matplotlib
+    from PIL import Image, ImageDraw, ImageFont  # Pillow: a dependency of matplotlib
+
+    h, w = shape
+    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / font
+    face = ImageFont.truetype(str(path), size)
+    left, top, right, bottom = (int(v) for v in face.getbbox(text))
+    tw, th = right - left, bottom - top
+    if tw + 6 >= w or th + 6 >= h:
+        return None
+    x = int(rng.integers(2, w - tw - 2)) - left
+    y = int(rng.integers(2, h - th - 2)) - top
+    canvas = Image.new("L", (w, h), 0)
+    draw = ImageDraw.Draw(canvas)
+    if not antialias:
+        draw.fontmode = "1"  # bitmap-like glyphs, as on older consoles
+    draw.text((x, y), text, fill=255, font=face)
+    return np.asarray(canvas, dtype=np.uint8)
+
+
 def sample(
     kind: str,
     rng: np.random.Generator,
@@ -235,6 +281,7 @@ def sample(
     lines: int | None = None,
     contrast: float | None = None,
     text_free: bool = False,
+    fonts: str = "hershey",
 ) -> TextSample:
     """Draw one frame of `kind` with 1-4 horizontal text lines (or none).
 
@@ -250,6 +297,8 @@ def sample(
         :data:`CONTRASTS` at random by default.
     text_free : bool
         Return a control frame without text.
+    fonts : {"hershey", "truetype"}
+        OpenCV's Hershey fonts, or :data:`TRUETYPE_FONTS` drawn with Pillow.
 
     Returns
     -------
@@ -262,6 +311,8 @@ def sample(
     >>> len(s.boxes), s.image.dtype.name
     (2, 'uint16')
     """
+    if fonts not in ("hershey", "truetype"):
+        raise ValueError(f"fonts must be 'hershey' or 'truetype', got {fonts!r}")
     h, w = shape
     bg = make_background(kind, shape, rng)
     full = _FULL[kind]
@@ -272,18 +323,27 @@ def sample(
     occupied = np.zeros((h, w), bool)
     for _ in range(n):
         for _attempt in range(30):
-            font = int(rng.choice(HERSHEY_FONTS)) | (cv2.FONT_ITALIC if rng.random() < 0.2 else 0)
-            scale = float(rng.uniform(0.4, 2.5))
-            thick = int(rng.integers(1, 4))
-            text = _random_text(rng)
-            (tw, th), base = cv2.getTextSize(text, font, scale, thick)
-            if tw + 4 >= w or th + base + 4 >= h:
-                continue
-            x = int(rng.integers(2, w - tw - 2))
-            y = int(rng.integers(th + 2, h - base - 2))
-            cov = np.zeros((h, w), np.uint8)
-            aa = cv2.LINE_AA if rng.random() < 0.5 else cv2.LINE_8
-            cv2.putText(cov, text, (x, y), font, scale, 255, thick, aa)
+            font: int | str
+            if fonts == "truetype":
+                font, scale, thick = str(rng.choice(TRUETYPE_FONTS)), float(rng.integers(8, 49)), 0
+                text = _random_text(rng)
+                drawn_cov = _truetype(text, font, int(scale), rng.random() < 0.7, rng, shape)
+                if drawn_cov is None:
+                    continue
+                cov = drawn_cov
+            else:
+                font = int(rng.choice(HERSHEY_FONTS)) | (cv2.FONT_ITALIC if rng.random() < 0.2 else 0)
+                scale = float(rng.uniform(0.4, 2.5))
+                thick = int(rng.integers(1, 4))
+                text = _random_text(rng)
+                (tw, th), base = cv2.getTextSize(text, font, scale, thick)
+                if tw + 4 >= w or th + base + 4 >= h:
+                    continue
+                x = int(rng.integers(2, w - tw - 2))
+                y = int(rng.integers(th + 2, h - base - 2))
+                cov = np.zeros((h, w), np.uint8)
+                aa = cv2.LINE_AA if rng.random() < 0.5 else cv2.LINE_8
+                cv2.putText(cov, text, (x, y), font, scale, 255, thick, aa)
             drawn = cov >= 64
             if not drawn.any():
                 continue
@@ -326,6 +386,7 @@ def generate(
     kinds: tuple[str, ...] = BACKGROUNDS,
     shape: tuple[int, int] = (512, 512),
     text_free_fraction: float = 0.25,
+    fonts: str = "hershey",
 ) -> list[TextSample]:
     """Generate `n_per_kind` frames per background, a fraction of them text-free.
 
@@ -339,6 +400,8 @@ def generate(
     shape : (rows, columns)
     text_free_fraction : float
         Fraction of frames drawn without text (controls).
+    fonts : {"hershey", "truetype"}
+        See :func:`sample`.
 
     Returns
     -------
@@ -355,5 +418,5 @@ def generate(
     for kind in kinds:
         n_free = round(n_per_kind * text_free_fraction)
         for i in range(n_per_kind):
-            out.append(sample(kind, rng, shape=shape, text_free=i < n_free))
+            out.append(sample(kind, rng, shape=shape, text_free=i < n_free, fonts=fonts))
     return out
