@@ -2,7 +2,9 @@
 
 Run: ``python bench/bench_pixels.py [--n 24] [--seed 0] [--size 512] [--fonts hershey|truetype] [--dump DIR]``.
 ``--fonts truetype`` draws the text in the TrueType fonts that ship with
-matplotlib instead of OpenCV's Hershey fonts, which the detector was tuned on.  Prints one table per
+matplotlib instead of OpenCV's Hershey fonts, which the detector was tuned on;
+``--jpeg Q`` scores the frames after 8-bit JPEG compression at quality Q (most
+real ultrasound is stored as JPEG baseline).  Prints one table per
 detector (medanon's OpenCV detector; Tesseract via pytesseract when the
 ``tesseract`` binary is installed; the PP-OCRv4 DB detection model shipped in
 the ``rapidocr-onnxruntime`` wheel, via ``detect_text(detector="dnn")``, when it is
@@ -172,9 +174,14 @@ def main() -> None:
     ap.add_argument("--only", default="", help="run only detectors whose name contains this")
     ap.add_argument("--dump", type=Path, default=None, help="write missed boxes (first detector)")
     ap.add_argument("--fonts", choices=("hershey", "truetype"), default="hershey", help="fonts of the drawn text")
+    ap.add_argument("--jpeg", type=int, default=0, help="JPEG-compress the frames (8-bit) at this quality first")
     args = ap.parse_args()
     cv2.setNumThreads(1)
     samples = generate(args.n, seed=args.seed, shape=(args.size, args.size), fonts=args.fonts)
+    if args.jpeg:
+        for s in samples:  # the truth stays where the text was drawn
+            _, buf = cv2.imencode(".jpg", _to_grey_u8(s.image), [cv2.IMWRITE_JPEG_QUALITY, args.jpeg])
+            s.image = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
     rng = np.random.default_rng(args.seed + 1)
     grey512 = [s.image for s in generate(3, seed=args.seed + 2, shape=(512, 512))]
     rgb = []
@@ -191,7 +198,8 @@ def main() -> None:
     dets = [d for d in dets if args.only.lower() in d[0].lower()]
     lines = [
         f"synthetic: {args.n} frames per background, seed {args.seed}, {args.size}x{args.size}, {args.fonts} fonts, "
-        "text-free fraction 0.25; one core (cv2.setNumThreads(1)); fps on 512x512 grey "
+        + (f"JPEG quality {args.jpeg}, " if args.jpeg else "")
+        + "text-free fraction 0.25; one core (cv2.setNumThreads(1)); fps on 512x512 grey "
         "(9 frames) and 1024x768 RGB (4 frames)"
     ]
     print(lines[0], flush=True)
@@ -222,6 +230,7 @@ def main() -> None:
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     suffix = ("" if args.size == 512 else f"_{args.size}") + ("" if args.fonts == "hershey" else f"_{args.fonts}")
+    suffix += f"_jpeg{args.jpeg}" if args.jpeg else ""
     (out / f"bench_pixels{suffix}.txt").write_text("\n".join(lines) + "\n")
     print(f"\nsaved {out / f'bench_pixels{suffix}.txt'}")
 
