@@ -264,7 +264,9 @@ _CORE_D = 2.0
 # a line of one wide component (touching letters) is crossed along its
 # middle row at least once per height of its width (letters are ~0.6 of a
 # height wide, with one to three strokes each); a wavy band or the arc at
-# the top of an ultrasound sector is crossed a few times over many heights
+# the top of an ultrasound sector is crossed a few times over many heights.
+# Only above _WORD_SMALL: tiny touching letters merge into a blob with few
+# crossings (PLAIN 0.5 on the 1024 px MR2_UNCI: 3 of 72 lines lost)
 _WORD_CUTS_H = 1.0
 _TRIM_H = 1.5  # a row's outliers: characters taller than 1.5 median heights (or off its band)
 _GROW_CAP = 3  # a line grows at most this many heights a side
@@ -755,7 +757,7 @@ def _row_line(
         # streak of speckle or a fibre is as wide and crossed as often)
         if len(rest) == 1 and (len(mem) == 1 or rest[0, _H] <= _WORD_SMALL):
             c = rest[0]
-            cuts = max(p.word_cuts, _WORD_CUTS_H * c[_W] / c[_H])  # see _WORD_CUTS_H
+            cuts = max(p.word_cuts, _WORD_CUTS_H * c[_W] / c[_H] if c[_H] > _WORD_SMALL else 0)  # see _WORD_CUTS_H
             if c[_W] >= 2.5 * c[_H] and c[_SEP] >= p.word_sep and _crossings(strokes[int(c[_POL])], c) >= cuts:
                 found = [(int(c[_X]), int(c[_Y]), int(c[_W]), int(c[_H]), pol, float(c[_PEAK]))]
                 n_found = (1, float(c[_H]))
