@@ -306,6 +306,12 @@ _BAR = 0.4  # a solid component is a bar (I, l, 1, -) when its width <= 0.4 heig
 # half pass: mean stroke distance >= 2.2 (strokes >= ~7 px there, 14 here:
 # the 15 px top-hat breaks such strokes where they join; 2.0 masked speckle)
 _HALF_D = 2.2
+# ... and the strict mode's pair heights in either mode: its characters are
+# at least a kernel tall, not tiny lossy text.  A pair of saturated Doppler
+# blobs 24 and 48 px tall made a box 230 x 96 px on US1_UNCR, which the
+# full pass's false lines on that Doppler used to hide (0.240 -> 0.157;
+# dev seeds at 512 px: text-free frames masked 0.0015 -> 0.0004, recall same)
+_HALF_PAIR_H, _HALF_PAIR_TALL = 1.6, 1.5
 _HALF_SEEN = 0.5  # ... and its lines count when the full pass's lines span < half their columns
 
 # columns of the character table built by _characters
@@ -1377,7 +1383,14 @@ def detect_text(
             half = cv2.resize(
                 work, (work.shape[1] // 2, work.shape[0] // 2), interpolation=cv2.INTER_AREA
             )
-            thick = _rescale(_opencv_boxes(half, replace(p, min_h=_KERNEL, min_d=_HALF_D)), scale / 2)
+            hp = replace(
+                p,
+                min_h=_KERNEL,
+                min_d=_HALF_D,
+                pair_h=min(p.pair_h, _HALF_PAIR_H),
+                pair_tall=min(p.pair_tall, _HALF_PAIR_TALL),
+            )
+            thick = _rescale(_opencv_boxes(half, hp), scale / 2)
             found += _thick_only(thick, found)
         if scale > 1 and not strict:
             found += _word_boxes(g)
