@@ -18,9 +18,14 @@ The steps, per frame:
    rows, and a row is a line when at least two of its characters of one
    polarity share their extreme grey value (text is drawn in one colour) or
    it is one wide, well separated component crossed by several strokes.
-   Each line then grows along its own rows through neighbouring strokes
-   (end characters and letters touching anatomy fail the character tests),
-   and pieces of one line split by speckle are joined.
+   Its characters must lie side by side; in the usual mode they must also
+   be of letter-like heights, within 10 heights of each other, share a top
+   or a baseline and, where their strokes are thick, hold their grey (the
+   strict mode: pairs of like heights, within 6 heights, no grey test).
+   Each line then grows
+   along its own rows through neighbouring strokes denser there than above
+   and below (end characters and letters touching anatomy fail the
+   character tests), and pieces of one line split by speckle are joined.
 6. A *half-resolution pass* keeps only tall characters with thick strokes,
    which the 15 px top-hat breaks where they join; its lines count where
    the full pass's lines do not already span them.
@@ -723,13 +728,14 @@ def _one_row(same: npt.NDArray[np.float64], hm: float, p: _Params, ink: float = 
     ``p.tall_h`` median heights, none more than ``p.gap`` of them apart.
     """
     q1, q3 = _quartiles(same[:, _H])
+    if p.core and ink < p.core and _median(same[:, _CORE]) < p.core:
+        return False  # no colour of their own, nor letters around them
     order = np.argsort(same[:, _X], kind="stable")
     x0, x1 = same[order, _X], same[order, _X] + same[order, _W]
-    reach = np.r_[-np.inf, np.maximum.accumulate(x1)[:-1]]
-    if same[:, _W].sum() > _STACK * float(np.maximum(0, x1 - np.maximum(x0, reach)).sum()):
+    reach = np.maximum.accumulate(x1)
+    union = x1[0] - x0[0] + float(np.maximum(0, x1[1:] - np.maximum(x0[1:], reach[:-1])).sum())
+    if same[:, _W].sum() > _STACK * union:
         return False  # stacked, not side by side (_STACK)
-    if max(_median(same[:, _CORE]), ink) < p.core:
-        return False  # no colour of their own, nor letters around them
     y0, y1 = same[:, _Y].min(), (same[:, _Y] + same[:, _H]).max()
     if len(same) == 2 and (same[:, _H].max() > p.pair_h * same[:, _H].min() or y1 - y0 > p.pair_tall * hm):
         return False
@@ -800,8 +806,9 @@ def _row_line(
     best_spread: float | None = None
     for pol in (0.0, 1.0):
         rest = mem[mem[:, _POL] == pol]
-        cores = mem[mem[:, _POL] != pol, _CORE]
-        ink = _median(cores) if cores.size else 0.0  # the letters around gaps (see _CORE_D)
+        ink = 0.0  # the other polarity's median core: letters around gaps (see _CORE_D)
+        if p.core and len(rest) >= 2 and len(rest) < len(mem):
+            ink = _median(mem[mem[:, _POL] != pol, _CORE])
         found: list[tuple[int, int, int, int, float, float]] = []
         n_found = (0, 0.0)
         off: list[float] = []  # each line character's peak off its line's colour
