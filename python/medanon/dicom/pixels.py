@@ -18,9 +18,14 @@ The steps, per frame:
    rows, and a row is a line when at least two of its characters of one
    polarity share their extreme grey value (text is drawn in one colour) or
    it is one wide, well separated component crossed by several strokes.
-   Each line then grows along its own rows through neighbouring strokes
-   (end characters and letters touching anatomy fail the character tests),
-   and pieces of one line split by speckle are joined.
+   Its characters must lie side by side; in the usual mode they must also
+   be of letter-like heights, within 10 heights of each other, share a top
+   or a baseline and, where their strokes are thick, hold their grey (the
+   strict mode: pairs of like heights, within 6 heights, no grey test).
+   Each line then grows
+   along its own rows through neighbouring strokes denser there than above
+   and below (end characters and letters touching anatomy fail the
+   character tests), and pieces of one line split by speckle are joined.
 6. A *flat pass* finds the lines the stroke threshold missed (faint text
    beside or inside speckle, or merged with a body edge) from strokes
    whose inside is one grey exactly: text is drawn in one colour.
@@ -140,9 +145,42 @@ class _Params:
     tall_h: float = np.inf
     gap: float = np.inf
     pair_align: float = np.inf
+    # a line's characters (or the other polarity's in its row) hold their
+    # extreme grey across this share of their stroke pixels (see _CORE_D)
+    core: float = 0.0
+    # lines of three or more: two of their characters at least this share
+    # of the median height (letters, not punctuation) align as a pair does
+    align_big: float = 0.0
 
 
-_USUAL = _Params(floor=16.0, clutter_k=2.5, sep_min=1.6, min_h=5, word_sep=3.0, word_cuts=4)
+# usual lines: the strict mode's letter-like heights and alignment (see
+# below) but not its pair heights, and letters up to 10 heights apart, not
+# 6.  Usual mode meets MR and CT anatomy too (derived and secondary
+# images): dark tissue 22-59 px tall scattered over 200 px, sulci blobs far
+# apart, pairs off each other's baseline and top.  Measured first frame,
+# usual: MR abdomen (examples_overlay) 0.713 -> 0.393, eCT_Supplemental
+# 0.135 -> 0.027 (gap 6) or 0.049 (gap 10), MR2_UNCI 0.113 -> 0.067; dev
+# seeds at 512 px: recall 0.9854 -> 0.9853, readable boxes < 90% 3 -> 3.
+# A gap of 6 lost "DOE^JOHN" drawn at scale 2 in 0.6 of the maximum grey
+# across the CT brain (its letters merge with the skull and sulci, the few
+# left are far apart): mean coverage of text drawn on that frame 0.911,
+# 0.959 with 10 (0.962 before these rules).  Two letters of a longer line
+# share a top or a baseline too (three blobs of bright tissue, 14, 6 and
+# 18 px tall, on the 64 px MR_small: 0.104 -> 0.032; dev seeds unchanged;
+# in the strict mode it lost a line at contrast 0.35, so not there)
+_USUAL = _Params(
+    floor=16.0,
+    clutter_k=2.5,
+    sep_min=1.6,
+    min_h=5,
+    word_sep=3.0,
+    word_cuts=4,
+    tall_h=2.0,
+    gap=10.0,
+    pair_align=0.25,
+    core=0.3,
+    align_big=0.5,
+)
 # strict pairs: the IQR of two heights is half their difference, so it let
 # a 6 px and a 28 px blob of anatomy pass as "like heights"; two letters of
 # one line differ by at most an ascender or descender (x-height to cap
@@ -222,8 +260,44 @@ _SPREAD = 0.5
 # tall as the small letters) and 0.5 across (capitals, descenders)
 _ENCLOSE = 0.05
 _ENCLOSE_X, _ENCLOSE_Y = 1.5, 0.5
+# a line's characters lie side by side: their summed widths at most twice
+# the columns they span (wavy bands of a 1024 px radiograph, 440 px wide,
+# stacked three deep, made a line 165 px tall in the half pass; text
+# overlaps little: italics, kerning, the two counters of a B)
+_STACK = 2.0
+# text is drawn in one colour: the middle of a thick stroke holds it, while
+# a dark blob of anatomy (tissue, a sulcus, the gap between two organs)
+# reaches its extreme grey in a few pixels.  A character's core is the
+# share of its stroke pixels within 2 grey levels of its extreme; only
+# characters with a mean stroke distance >= 2 (strokes >= ~6 px) have one
+# (thin anti-aliased strokes reach their full grey in few pixels: 1.0).
+# Usual lines need a median core >= 0.3 (``_Params.core``), or the other
+# polarity's characters in the row do: the gaps between letters take the
+# surround's varying grey ("L12-5" on a 256 px radiograph was found only
+# as its gaps).  Measured first frame, usual: MR abdomen examples_overlay
+# 0.393 -> 0.040, MR-SIEMENS 0.242 -> 0.025, US1_UNCI Doppler 0.372 ->
+# 0.157 (its text all kept); dev seeds at 512 px unchanged (recall 0.9852,
+# readable boxes < 90% 3); a median core 0.1 to 0.45 alike.  Not tried in
+# the strict mode, whose lines are already clear of this anatomy
+_CORE_TOL = 2
+_CORE_D = 2.0
+# a line of one wide component (touching letters) is crossed along its
+# middle row at least once per height of its width (letters are ~0.6 of a
+# height wide, with one to three strokes each); a wavy band or the arc at
+# the top of an ultrasound sector is crossed a few times over many heights.
+# Only above _WORD_SMALL: tiny touching letters merge into a blob with few
+# crossings (PLAIN 0.5 on the 1024 px MR2_UNCI: 3 of 72 lines lost)
+_WORD_CUTS_H = 1.0
 _TRIM_H = 1.5  # a row's outliers: characters taller than 1.5 median heights (or off its band)
 _GROW_CAP = 3  # a line grows at most this many heights a side
+# ... and only through strokes denser in its rows than in the rows above
+# and below (1.5 times, per row): in texture and noise (a dark MR surround,
+# the tissue beside a blob that passed as a line) the strokes are as dense
+# everywhere, beside a line they are its letters.  Measured first frame,
+# usual: examples_overlay 0.040 -> 0.019, MR-SIEMENS 0.025 -> 0.012,
+# MR2_UNCI 0.075 -> 0.055; dev seeds at 512 px: recall 0.9852 -> 0.9850,
+# collateral 0.0205 -> 0.0179, readable boxes < 90% 3 -> 3 (2.5 lost one)
+_GROW_OVER = 1.5
 _GROW_OUT = 0.3  # ... through strokes reaching at most 0.3 height above or below it
 _SPLIT_LEVELS = (4.0,)  # oversized components: cut again at these multiples of the threshold
 # (a ladder, 2 then 4, cost ~10% fps and gained nothing measured)
@@ -240,6 +314,12 @@ _BAR = 0.4  # a solid component is a bar (I, l, 1, -) when its width <= 0.4 heig
 # half pass: mean stroke distance >= 2.2 (strokes >= ~7 px there, 14 here:
 # the 15 px top-hat breaks such strokes where they join; 2.0 masked speckle)
 _HALF_D = 2.2
+# ... and the strict mode's pair heights in either mode: its characters are
+# at least a kernel tall, not tiny lossy text.  A pair of saturated Doppler
+# blobs 24 and 48 px tall made a box 230 x 96 px on US1_UNCR, which the
+# full pass's false lines on that Doppler used to hide (0.240 -> 0.157;
+# dev seeds at 512 px: text-free frames masked 0.0015 -> 0.0004, recall same)
+_HALF_PAIR_H, _HALF_PAIR_TALL = 1.6, 1.5
 _HALF_SEEN = 0.5  # ... and its lines count when the full pass's lines span < half their columns
 # flat pass (see _flat_lines): stroke pixels whose 3x3 neighbourhood holds
 # one grey exactly, of a grey within 2-253 (not the clipped black or white
@@ -258,7 +338,7 @@ _FLAT_HELD = 0.9
 _FLAT_SEP = 1.0
 
 # columns of the character table built by _characters
-_X, _Y, _W, _H, _RESP, _PEAK, _SEP, _POL = range(8)
+_X, _Y, _W, _H, _RESP, _PEAK, _SEP, _POL, _CORE = range(9)
 
 
 def _to_grey_u8(frame: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
@@ -370,7 +450,7 @@ def _characters(
     """
     h_img, w_img = g.shape if shape is None else shape[:2]
     n, lab, st = _components(stroke)
-    empty = np.zeros((0, 8), np.float64)
+    empty = np.zeros((0, 9), np.float64)
     if n <= 1:
         return empty
     x, y, w, h, a = (st[:, i].astype(np.int64) for i in range(5))
@@ -425,9 +505,12 @@ def _characters(
         return empty
     on = keep[labs]  # extreme grey value, of the survivors only
     gv = g.ravel()[pix[on]]
-    peak = _segment_max(gv if bright else 255 - gv, labs[on], n)
+    gv = gv if bright else 255 - gv
+    peak = _segment_max(gv, labs[on], n)
+    at_peak = (peak[labs[on]] - gv <= _CORE_TOL).astype(np.float64)
+    core = np.where(mean_d >= _CORE_D, np.bincount(labs[on], at_peak, minlength=n) / np.maximum(cnt, 1), 1.0)
     pol = np.full(i.size, 1.0 if bright else 0.0)
-    cols = (x[i], y[i], w[i], h[i], mean_s[i], peak[i], sep[i], pol)
+    cols = (x[i], y[i], w[i], h[i], mean_s[i], peak[i], sep[i], pol, core[i])
     return np.stack(cols, axis=1).astype(np.float64)
 
 
@@ -460,10 +543,11 @@ def _grow(
     of the band with at least two pixels of one polarity's strokes (the gaps
     between bright strokes are dark strokes) that reach at most 0.3 height
     above or below the line (not a rib, fibre or sector edge crossing its
-    rows) are ink; the box grows through
-    ink separated by gaps of at most 0.8 of its height, by at most three
-    heights a side.  (Growing up and down as well costs more collateral than
-    it gains; the padding covers accents and descenders.)
+    rows) are ink; the box grows through ink separated by gaps of at most
+    0.8 of its height, by at most three heights a side, where the strokes
+    are denser in its rows than above and below (:func:`_own_rows`).
+    (Growing up and down as well costs more collateral than it gains; the
+    padding covers accents and descenders.)
     """
     x, y, w, h = box
     h_img, w_img = both[0].shape
@@ -492,11 +576,27 @@ def _grow(
         far = np.flatnonzero(np.diff(np.r_[-1, at]) > gap)
         end = at.size if not far.size else int(far[0])
         if end:
+            step = int(at[end - 1]) + 1
+            a, b = (c0 + x0 - step, c0 + x0) if side < 0 else (c0 + x1, c0 + x1 + step)
+            if not _own_rows(both, a, b, y, h):
+                continue  # texture as dense above and below (_GROW_OVER)
             if side < 0:
-                x0 -= int(at[end - 1]) + 1
+                x0 -= step
             else:
-                x1 += int(at[end - 1]) + 1
+                x1 += step
     return x0 + c0, y, x1 - x0, h
+
+
+def _own_rows(both: tuple[npt.NDArray[Any], npt.NDArray[Any]], a: int, b: int, y: int, h: int) -> bool:
+    """Columns ``a:b`` hold more strokes per row in rows ``y:y+h`` than in the `h` rows above and below.
+
+    ``_GROW_OVER`` times as many, of both polarities together.
+    """
+    h_img = both[0].shape[0]
+    inside = sum(np.count_nonzero(st[y : y + h, a:b]) for st in both) / max(h, 1)
+    r0, r1 = max(y - h, 0), min(y + 2 * h, h_img)
+    out = sum(np.count_nonzero(st[r0:y, a:b]) + np.count_nonzero(st[y + h : r1, a:b]) for st in both)
+    return bool(inside >= _GROW_OVER * out / max((y - r0) + (r1 - y - h), 1))
 
 
 def _extend(
@@ -634,15 +734,26 @@ def _runs(same: npt.NDArray[np.float64], gap: float) -> list[npt.NDArray[np.floa
     return np.split(same, cut) if cut.size else [same]
 
 
-def _one_row(same: npt.NDArray[np.float64], hm: float, p: _Params) -> bool:
+def _one_row(same: npt.NDArray[np.float64], hm: float, p: _Params, ink: float = 1.0) -> bool:
     """Characters of like heights (height IQR <= 0.8 median: not blobs) in one row.
 
-    Two characters: heights within ``p.pair_h`` of each other, the row at
-    most ``p.pair_tall`` median heights tall, their tops or their bottoms
-    within ``p.pair_align`` median heights.  Any number: none taller than
+    Side by side (``_STACK``); drawn in one colour (``p.core``, met by
+    the characters or by `ink`, the other polarity's median core in the
+    row; see ``_CORE_D``).  Two characters: heights within ``p.pair_h``
+    of each other, the row at most ``p.pair_tall`` median heights tall,
+    their tops or their bottoms within ``p.pair_align`` median heights (with
+    ``p.align_big``, two of the letters of a longer line too).  Any number: none taller than
     ``p.tall_h`` median heights, none more than ``p.gap`` of them apart.
     """
     q1, q3 = _quartiles(same[:, _H])
+    if p.core and ink < p.core and _median(same[:, _CORE]) < p.core:
+        return False  # no colour of their own, nor letters around them
+    order = np.argsort(same[:, _X], kind="stable")
+    x0, x1 = same[order, _X], same[order, _X] + same[order, _W]
+    reach = np.maximum.accumulate(x1)
+    union = x1[0] - x0[0] + float(np.maximum(0, x1[1:] - np.maximum(x0[1:], reach[:-1])).sum())
+    if same[:, _W].sum() > _STACK * union:
+        return False  # stacked, not side by side (_STACK)
     y0, y1 = same[:, _Y].min(), (same[:, _Y] + same[:, _H]).max()
     if len(same) == 2 and (same[:, _H].max() > p.pair_h * same[:, _H].min() or y1 - y0 > p.pair_tall * hm):
         return False
@@ -655,6 +766,14 @@ def _one_row(same: npt.NDArray[np.float64], hm: float, p: _Params) -> bool:
         top = abs(same[0, _Y] - same[-1, _Y])
         bottom = abs(same[0, _Y] + same[0, _H] - same[-1, _Y] - same[-1, _H])
         if min(top, bottom) > p.pair_align * hm:
+            return False
+    big = same[same[:, _H] >= p.align_big * hm]
+    if p.align_big and len(same) > 2 and len(big) >= 2:
+        # so do two of the letters of a longer line (see align_big)
+        t, b = big[:, _Y], big[:, _Y] + big[:, _H]
+        off = np.minimum(np.abs(t[:, None] - t[None, :]), np.abs(b[:, None] - b[None, :]))
+        np.fill_diagonal(off, np.inf)
+        if off.min() > p.pair_align * hm:
             return False
     return bool(q3 - q1 <= _ROW_IQR * hm and y1 - y0 <= _ROW_TALL * hm)
 
@@ -705,6 +824,9 @@ def _row_line(
     best_spread: float | None = None
     for pol in (0.0, 1.0):
         rest = mem[mem[:, _POL] == pol]
+        ink = 0.0  # the other polarity's median core: letters around gaps (see _CORE_D)
+        if p.core and len(rest) >= 2 and len(rest) < len(mem):
+            ink = _median(mem[mem[:, _POL] != pol, _CORE])
         found: list[tuple[int, int, int, int, float, float]] = []
         n_found = (0, 0.0)
         off: list[float] = []  # each line character's peak off its line's colour
@@ -712,7 +834,8 @@ def _row_line(
         # streak of speckle or a fibre is as wide and crossed as often)
         if len(rest) == 1 and (len(mem) == 1 or rest[0, _H] <= _WORD_SMALL):
             c = rest[0]
-            if c[_W] >= 2.5 * c[_H] and c[_SEP] >= p.word_sep and _crossings(strokes[int(c[_POL])], c) >= p.word_cuts:
+            cuts = max(p.word_cuts, _WORD_CUTS_H * c[_W] / c[_H] if c[_H] > _WORD_SMALL else 0)  # see _WORD_CUTS_H
+            if c[_W] >= 2.5 * c[_H] and c[_SEP] >= p.word_sep and _crossings(strokes[int(c[_POL])], c) >= cuts:
                 found = [(int(c[_X]), int(c[_Y]), int(c[_W]), int(c[_H]), pol, float(c[_PEAK]))]
                 n_found = (1, float(c[_H]))
         while len(rest) >= 2:
@@ -735,7 +858,7 @@ def _row_line(
             if len(same) < max(2, (len(same) + len(rest)) // 2):
                 break
             hm = _median(same[:, _H])
-            if not _one_row(same, hm, p):
+            if not _one_row(same, hm, p, ink):
                 # a character merged with a structure beside the line (an
                 # edge, a blob) makes the row too tall or its heights unlike;
                 # when asked, drop the characters off the row's median band
@@ -746,12 +869,18 @@ def _row_line(
                     trim
                     and 2 * len(core) >= len(same)
                     and len(core) >= max(2, (len(same) + len(rest)) // 2)
-                    and _one_row(core, _median(core[:, _H]), p)
+                    and _one_row(core, _median(core[:, _H]), p, ink)
                 ):
                     same, hm = core, _median(core[:, _H])
                 else:
                     # a set that is not a line ends the search: what is left of
-                    # a row that holds no line is as likely speckle as a second line
+                    # a row that holds no line is as likely speckle as a second
+                    # line.  Not after a pair when as many are left: two letters
+                    # of dark text touching the black surround take its grey,
+                    # and fail the pair rules, beside two of the text's own
+                    # ("L12-5", seed 2, lost to pair_align in the usual mode)
+                    if len(same) == 2 and len(rest) >= 2:
+                        continue
                     break
             x0, x1 = same[:, _X].min(), (same[:, _X] + same[:, _W]).max()
             y0, y1 = same[:, _Y].min(), (same[:, _Y] + same[:, _H]).max()
@@ -1055,7 +1184,7 @@ def _split_oversized(
     of the structure itself).  Only the bounding box of the oversized
     components is analysed.
     """
-    out = [np.zeros((0, 8), np.float64)]
+    out = [np.zeros((0, 9), np.float64)]
     shape = g.shape[:2]
     # on a plain surround only: in speckle and texture a higher threshold
     # leaves grains, not letters
@@ -1364,7 +1493,14 @@ def detect_text(
             half = cv2.resize(
                 work, (work.shape[1] // 2, work.shape[0] // 2), interpolation=cv2.INTER_AREA
             )
-            thick = _rescale(_opencv_boxes(half, replace(p, min_h=_KERNEL, min_d=_HALF_D)), scale / 2)
+            hp = replace(
+                p,
+                min_h=_KERNEL,
+                min_d=_HALF_D,
+                pair_h=min(p.pair_h, _HALF_PAIR_H),
+                pair_tall=min(p.pair_tall, _HALF_PAIR_TALL),
+            )
+            thick = _rescale(_opencv_boxes(half, hp), scale / 2)
             found += _thick_only(thick, found)
         if scale > 1 and not strict:
             found += _word_boxes(g)
