@@ -13,7 +13,9 @@ The steps, per frame:
    (analysed at double size) at least three times the local noise, the
    mean of the lesser of the two top-hats.
 4. *Characters*: connected stroke components whose height, fill, mean
-   stroke width and stroke-to-surround contrast look like a character.
+   stroke width and stroke-to-surround contrast look like a character;
+   a clear component of thin strokes that fails is cut again at half its
+   peak response (blur joins the letters of bold or small text).
 5. *Lines*: characters near each other are grouped, the groups split into
    rows, and a row is a line when at least two of its characters of one
    polarity share their extreme grey value (text is drawn in one colour) or
@@ -226,6 +228,13 @@ _SPLIT_LEVELS = (4.0,)  # oversized components: cut again at these multiples of 
 # (a ladder, 2 then 4, cost ~10% fps and gained nothing measured)
 _SPLIT_PLAIN = 1.5  # oversized components are split where the stroke threshold <= 1.5 floor
 _SPLIT_CLEAR = 1.5  # ... and keep pieces whose mean response >= 1.5 times the cut
+# components of blurred text that fail the character tests are cut again at
+# half their peak response (see _recut) when it is >= 4 floors (text that
+# stands well off its surround; a fainter cut leaves noise), and the pieces
+# kept are at most 0.7 of the component's width (letters, not the component
+# shorn of its fringe: a CT sulcus passed once thinner, eCT_Supplemental)
+_RECUT = 4.0
+_RECUT_W = 0.7
 _COLOUR_TOL = 1  # a line's colour: its extreme grey +- 1
 _COLOUR_OWN = 0.05  # lines with < 5% of their box in their colour do not extend by colour
 _COLOUR_OWN_THIN = 0.01  # ... unless their colour stands off their surround's (letters): 1%
@@ -338,6 +347,7 @@ def _characters(
     bright: bool,
     oversized: list[npt.NDArray[Any]] | None = None,
     shape: tuple[int, ...] | None = None,
+    recut: bool = True,
 ) -> npt.NDArray[np.float64]:
     """Connected stroke components of one polarity that look like characters.
 
@@ -356,6 +366,7 @@ def _characters(
     if n <= 1:
         return empty
     x, y, w, h, a = (st[:, i].astype(np.int64) for i in range(5))
+    x[0] = y[0] = w[0] = h[0] = 0  # the background's stats are undefined when it is empty (a crop)
     # a quarter of the frame (a 90 px floor let characters fill 70% of a
     # 64 px frame analysed at 128 px, where anatomy made a 98 px "line")
     max_h = h_img // 4
@@ -394,6 +405,13 @@ def _characters(
     mean_s = rsum / np.maximum(cnt, 1)
     sep = mean_s / ((boxsum - rsum) / np.maximum(area - cnt, 1) + 4.0)
     keep &= mean_s >= p.floor
+    # candidates for a second cut (see _recut): clear of their surround
+    # (the separation of a word of touching letters: at sep_min, 77
+    # components of US1_UNCR's speckle were cut and its false mask grew
+    # from 0.260 to 0.272 of the frame) and of thin strokes (thick strokes
+    # broken by the top-hat made pieces that hid the half-resolution pass's
+    # line: 0.22 of a 16 px stroke covered)
+    strong = keep & (sep >= p.word_sep) & (mean_d <= _MEAN_D_MIN)
     keep &= sep >= p.sep_min
     keep &= mean_d <= np.maximum(_MEAN_D_MIN, _MEAN_D_H * h)  # strokes, not blobs
     keep &= mean_d >= p.min_d
@@ -402,15 +420,69 @@ def _characters(
     for j in np.nonzero(keep & (w > 2 * h))[0]:
         row = stroke[y[j] + h[j] // 2, x[j] : x[j] + w[j]] > 0
         keep[j] = np.count_nonzero(row[1:] & ~row[:-1]) >= min(w[j] / h[j], 4)
+    more = empty
+    if recut and p.min_d == 0:  # not in the half pass (thick strokes)
+        more = _recut(g, resp, stroke, lab, st, pix, labs, strong & ~keep, p, bright, (h_img, w_img))
     i = np.nonzero(keep)[0]
     if not i.size:
-        return empty
+        return more
     on = keep[labs]  # extreme grey value, of the survivors only
     gv = g.ravel()[pix[on]]
     peak = _segment_max(gv if bright else 255 - gv, labs[on], n)
     pol = np.full(i.size, 1.0 if bright else 0.0)
     cols = (x[i], y[i], w[i], h[i], mean_s[i], peak[i], sep[i], pol)
-    return np.stack(cols, axis=1).astype(np.float64)
+    return np.concatenate([np.stack(cols, axis=1).astype(np.float64), more])
+
+
+def _recut(
+    g: npt.NDArray[Any],
+    resp: npt.NDArray[Any],
+    stroke: npt.NDArray[Any],
+    lab: npt.NDArray[Any],
+    st: npt.NDArray[Any],
+    pix: npt.NDArray[Any],
+    labs: npt.NDArray[Any],
+    cand: npt.NDArray[np.bool_],
+    p: _Params,
+    bright: bool,
+    shape: tuple[int, int],
+) -> npt.NDArray[np.float64]:
+    """Characters inside strong components that failed the shape tests, cut at half their peak response.
+
+    Blur spreads each stroke into a fringe that the local threshold, set
+    by the clutter and not by the text's contrast, keeps: the strokes of
+    bold or small high-contrast text fatten and touch, so a word becomes one
+    component too full, too thick, or crossed too rarely along its middle
+    row to pass.  Cut at half its own peak response (the half-maximum width
+    of a blurred stroke is about its drawn width), it falls apart into its
+    letters, which are tested again.
+    """
+    empty = np.zeros((0, 8), np.float64)
+    sel = cand[labs]
+    rmax = _segment_max(resp.ravel()[pix[sel]].astype(np.float64), labs[sel], len(st))
+    cand = cand & (rmax >= _RECUT * p.floor)
+    cand[0] = False
+    if not cand.any():
+        return empty
+    m: npt.NDArray[Any] = np.zeros(lab.shape, np.uint8)
+    for b in np.flatnonzero(cand):
+        x, y, w, h = (int(v) for v in st[b, :4])
+        sl = (slice(y, y + h), slice(x, x + w))
+        cut = cv2.compare(resp[sl], np.full((h, w), int(rmax[b] // 2), resp.dtype), cv2.CMP_GE)
+        m[sl] = cv2.bitwise_or(m[sl], cv2.bitwise_and(cv2.inRange(lab[sl], int(b), int(b)), cut))
+    x, y, w, h = cv2.boundingRect(m)
+    sl = (slice(y, y + h), slice(x, x + w))
+    c = _characters(g[sl], resp[sl], m[sl], p, bright, None, shape, recut=False)
+    c[:, _X] += x
+    c[:, _Y] += y
+    # a piece is a letter of the component, not the component shorn of its
+    # fringe (a sulcus or vessel of a CT, which passes once thinner)
+    ok = np.zeros(len(c), bool)
+    for k, (px, py, pw, ph) in enumerate(c[:, :4].astype(np.int64)):
+        box = (slice(py, py + ph), slice(px, px + pw))
+        parent = np.bincount(lab[box][m[box] > 0]).argmax()
+        ok[k] = pw <= _RECUT_W * st[parent, cv2.CC_STAT_WIDTH]
+    return c[ok]
 
 
 def _crossings(stroke: npt.NDArray[Any], c: npt.NDArray[np.float64]) -> int:
