@@ -238,6 +238,7 @@ _RECUT_W = 0.7
 _COLOUR_TOL = 1  # a line's colour: its extreme grey +- 1
 _COLOUR_OWN = 0.05  # lines with < 5% of their box in their colour do not extend by colour
 _COLOUR_OWN_THIN = 0.01  # ... unless their colour stands off their surround's (letters): 1%
+_NOISY_K, _NOISY_BACK = 3.0, 0.5  # ... a noisy line's: >= its grey less 3 sigmas, <= half way back
 _COLOUR_MIN = 0.02  # a window holds at least 2% of the line's colour
 _SPACE_CONTRAST = 16  # letters: the line's colour is this far from the median grey around it
 _COLOUR_KEEP, _COLOUR_OVER = 0.4, 3.0  # a window: >= 0.4 x the line's share, >= 3 x above/below
@@ -567,7 +568,8 @@ def _extend(
     ``_COLOUR_MIN``) and three times the share in the rows just above and
     below (texture that happens to be of that grey is as common there).
     Lines whose own pixels rarely hold one grey (gradients, lossy
-    compression) do not extend.
+    compression) do not extend, unless the surround is noisy (a scan): then
+    the colour is a band of greys as wide as three sigmas of that noise.
 
     A line whose colour stands ``_SPACE_CONTRAST`` off the median grey of
     the rows above and below it (letters, not the gaps between them, whose
@@ -594,21 +596,38 @@ def _extend(
         band = cv2.inRange(g[r0:r1, c0:c1], lo, hi)
         return np.asarray(np.count_nonzero(band, axis=0) / (r1 - r0), np.float64)
 
+    memo: list[float] = []
+
+    def around() -> tuple[float, float]:  # measured only when needed (most lines never ask)
+        if not memo:
+            # every other pixel of the rows above and below: enough for a
+            # median and the noise (median absolute deviation, as a sigma)
+            ring = np.concatenate(
+                [g[max(y - h, 0) : y : 2, x : x + w : 2].ravel(), g[y + h : y + 2 * h : 2, x : x + w : 2].ravel()]
+            ).astype(np.float64)
+            mid = float(np.median(ring)) if ring.size else c
+            memo.extend([mid, 1.4826 * float(np.median(np.abs(ring - mid))) if ring.size else 0.0])
+        return memo[0], memo[1]
+
+    def letters() -> bool:
+        return abs(around()[0] - c) >= _SPACE_CONTRAST
+
     inside = share(y, y + h)
     own = float(inside[x - c0 : x + w - c0].mean())
     if own < _COLOUR_OWN_THIN:
+        # blur and noise spread a line's grey (a scan: its extreme grey,
+        # the median of its letters', is reached by next to none of its
+        # pixels): its colour is then every grey at least as far from the
+        # surround as that less three sigmas of the surround's noise, and
+        # at most half the way back to the surround's grey
+        mid, sigma = around()
+        tol = min(_NOISY_K * sigma, _NOISY_BACK * abs(mid - c))
+        if tol > _COLOUR_TOL:
+            lo, hi = (max(c - tol, 0), 255) if pol > 0 else (0, min(c + tol, 255))
+            inside = share(y, y + h)
+            own = float(inside[x - c0 : x + w - c0].mean())
+    if own < _COLOUR_OWN_THIN:
         return box
-    memo: list[bool] = []
-
-    def letters() -> bool:  # measured only when needed (most lines never ask)
-        if not memo:
-            # every other pixel of the rows above and below: enough for a median
-            ring = np.concatenate(
-                [g[max(y - h, 0) : y : 2, x : x + w : 2].ravel(), g[y + h : y + 2 * h : 2, x : x + w : 2].ravel()]
-            )
-            mid = float(np.partition(ring, ring.size // 2)[ring.size // 2]) if ring.size else c
-            memo.append(abs(mid - c) >= _SPACE_CONTRAST)
-        return memo[0]
 
     if own < _COLOUR_OWN and not letters():
         return box
