@@ -604,21 +604,19 @@ def _extend(
         band = cv2.inRange(g[r0:r1, c0:c1], lo, hi)
         return np.asarray(np.count_nonzero(band, axis=0) / (r1 - r0), np.float64)
 
-    memo: list[float] = []
+    memo: list[Any] = []
 
-    def around() -> tuple[float, float]:  # measured only when needed (most lines never ask)
+    def around() -> tuple[npt.NDArray[Any], float]:  # measured only when needed (most lines never ask)
         if not memo:
-            # every other pixel of the rows above and below: enough for a
-            # median and the noise (median absolute deviation, as a sigma)
+            # every other pixel of the rows above and below: enough for a median
             ring = np.concatenate(
                 [g[max(y - h, 0) : y : 2, x : x + w : 2].ravel(), g[y + h : y + 2 * h : 2, x : x + w : 2].ravel()]
-            ).astype(np.float64)
-            mid = float(np.median(ring)) if ring.size else c
-            memo.extend([mid, 1.4826 * float(np.median(np.abs(ring - mid))) if ring.size else 0.0])
+            )
+            memo.extend([ring, float(np.partition(ring, ring.size // 2)[ring.size // 2]) if ring.size else c])
         return memo[0], memo[1]
 
     def letters() -> bool:
-        return abs(around()[0] - c) >= _SPACE_CONTRAST
+        return abs(around()[1] - c) >= _SPACE_CONTRAST
 
     inside = share(y, y + h)
     own = float(inside[x - c0 : x + w - c0].mean())
@@ -626,9 +624,12 @@ def _extend(
         # blur and noise spread a line's grey (a scan: its extreme grey,
         # the median of its letters', is reached by next to none of its
         # pixels): its colour is then every grey at least as far from the
-        # surround as that less three sigmas of the surround's noise, and
-        # at most half the way back to the surround's grey
-        mid, sigma = around()
+        # surround as that less three sigmas of the surround's noise (the
+        # median absolute deviation of the rows above and below, as a
+        # sigma), and at most half the way back to the surround's grey
+        ring, mid = around()
+        dev = np.abs(ring.astype(np.float32) - mid)
+        sigma = 1.4826 * float(np.partition(dev, dev.size // 2)[dev.size // 2]) if dev.size else 0.0
         tol = min(_NOISY_K * sigma, _NOISY_BACK * abs(mid - c))
         if tol > _COLOUR_TOL:
             lo, hi = (max(c - tol, 0), 255) if pol > 0 else (0, min(c + tol, 255))
