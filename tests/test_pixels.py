@@ -30,7 +30,7 @@ from medanon.dicom.pixels import (
     decode_frames,
     detect_text,
 )
-from medanon.synthetic.text_images import HERSHEY_FONTS, generate, sample
+from medanon.synthetic.text_images import HERSHEY_FONTS, TRUETYPE_FONTS, generate, sample
 
 DATA = Path(__file__).parent / "data" / "pixels"
 
@@ -230,6 +230,136 @@ def test_faint_ct_text_is_found_in_strict_mode() -> None:
         tp += int((m & s.text_mask).sum())
         total += int(s.text_mask.sum())
     assert tp / total >= 0.97
+
+
+def _scanned_page(
+    lines: list[tuple[str, str, int, int]], paper: float, ink: float, seed: int
+) -> tuple[np.ndarray[Any, Any], list[np.ndarray[Any, Any]]]:
+    """TrueType lines (text, font, size, top row) on paper, blurred and noisy like a scan; each line's pixels."""
+    import matplotlib
+    from PIL import Image, ImageDraw, ImageFont
+
+    rng = np.random.default_rng(seed)
+    fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    page = np.full((max(y for *_, y in lines) + 60, 800), paper)
+    truth = []
+    for text, font, size, y in lines:
+        face = ImageFont.truetype(str(fonts / font), size)
+        left, top, *_ = face.getbbox(text)
+        layer = Image.new("L", (page.shape[1], page.shape[0]), 0)
+        ImageDraw.Draw(layer).text((40 - left, y - top), text, fill=255, font=face)
+        a = np.asarray(layer) / 255.0
+        page = page * (1 - a) + ink * a
+        truth.append(a >= 0.25)
+    page = cv2.GaussianBlur(page, (3, 3), 0.8) + rng.normal(0, 4, page.shape)
+    return np.clip(page, 0, 255).astype(np.uint8), truth
+
+
+def test_scanned_page_bold_and_small_text() -> None:
+    # a scan's blur joins the letters of bold and small text, and a large
+    # line close by raises the local threshold, which then keeps each
+    # stroke's fringe: whole words were one component failing the character
+    # tests and left unmasked: the bold line 0.46-1.00 covered over seeds
+    # 0-5 (7 of 12 under 0.9); measured 0.93-1.00 since (cut at half their
+    # peak response).  Noise sigma 4, blur 0.8, as form0.png's page.
+    lines = [
+        ("MI 1.1 647534095 2DOZRG97eK3f DOB: 04/20/1977 DOB 02:29:00 PM", "DejaVuSansMono-Bold.ttf", 13, 20),
+        ("07:47:57 PM 16:19:36 PM DOB: 06/12/1995 h9BlaDXt5", "cmss10.ttf", 25, 41),
+    ]
+    for seed in (0, 1, 2):
+        for paper, ink in ((243, 43), (225, 80)):
+            page, truth = _scanned_page(lines, paper, ink, seed)
+            m = boxes_mask(detect_text(page), page.shape)
+            for (text, *_), t in zip(lines, truth, strict=True):
+                assert m[t].mean() >= 0.9, (seed, text, m[t].mean())
+
+
+def test_scanned_line_extends_through_its_noisy_grey() -> None:
+    # a scan's noise and blur leave next to none of a line's pixels at its
+    # letters' extreme grey (+-1), so a line found in part did not extend
+    # through its other words by colour: 0.74 covered on seed 0 (0.96-1.00
+    # on seeds 1-5); measured 0.96-1.00 since (the colour's band widened by
+    # the surround's noise)
+    lines = [("02:28:45 PM DOB 525545428", "cmtt10.ttf", 12, 20)]
+    for seed in range(6):
+        page, truth = _scanned_page(lines, 225, 79, seed)
+        covered = boxes_mask(detect_text(page), page.shape)[truth[0]].mean()
+        assert covered >= 0.9, (seed, covered)
+
+
+def _form_page(seed: int) -> tuple[np.ndarray[Any, Any], list[np.ndarray[Any, Any]]]:
+    """A scanned form: lines of identifiers in matplotlib's TrueType fonts, 11-25 px, ink 10-90 on
+    paper 215-250, 8-40 px apart, blurred (sigma 0.8) and noisy (sigma 4); each line's pixels."""
+    import matplotlib
+    from PIL import Image, ImageDraw, ImageFont
+
+    rng = np.random.default_rng(seed)
+    fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    words = ["DOE^JANE", "SMITH, JOHN", "ST. MARY HOSPITAL", "Dr. Who", "Acc#", "MRN", "L12-5", "TIS0.4"]
+    page = np.full((1100, 850), float(rng.integers(215, 250)))
+    truth = []
+    y = 40
+    while y < page.shape[0] - 60:
+        face = ImageFont.truetype(str(fonts / str(rng.choice(TRUETYPE_FONTS))), int(rng.integers(11, 26)))
+        parts = []
+        for _ in range(int(rng.integers(1, 6))):
+            kind = int(rng.integers(0, 4))
+            if kind == 0:
+                parts.append(f"{rng.choice(words)} {int(rng.integers(10**5, 10**9))}")
+            elif kind == 1:
+                m, d, y4 = int(rng.integers(1, 13)), int(rng.integers(1, 29)), int(rng.integers(1930, 2024))
+                parts.append(f"DOB: {m:02d}/{d:02d}/{y4}")
+            elif kind == 2:
+                hh, mm, ss = int(rng.integers(0, 24)), int(rng.integers(0, 60)), int(rng.integers(0, 60))
+                parts.append(f"{hh:02d}:{mm:02d}:{ss:02d} PM")
+            else:
+                parts.append(str(rng.choice(words)))
+        text = " ".join(parts)
+        x = int(rng.integers(30, 200))
+        left, top, right, bottom = face.getbbox(text)
+        if x + right - left >= page.shape[1] - 20:
+            y += 10
+            continue
+        layer = Image.new("L", (page.shape[1], page.shape[0]), 0)
+        ImageDraw.Draw(layer).text((x - left, y - top), text, fill=255, font=face)
+        a = np.asarray(layer) / 255.0
+        page = page * (1 - a) + int(rng.integers(10, 90)) * a
+        truth.append(a >= 0.25)
+        y += bottom - top + int(rng.integers(8, 40))
+    page = cv2.GaussianBlur(page, (3, 3), 0.8) + rng.normal(0, 4, page.shape)
+    return np.clip(page, 0, 255).astype(np.uint8), truth
+
+
+def test_scanned_form_pages() -> None:
+    # whole pages of a scanned form (see _form_page): every line at least
+    # 90% masked.  Lines under 90% on pages 100-139: 18 when a row's
+    # polarity went to the more characters (blur joins letters into one
+    # component, not the gaps between them) and two characters sharing a
+    # grey made a polarity "one colour"; 13 since.  On these pages the
+    # smallest line was 0.89 and 0.85; measured 1.00 since
+    for seed in (114, 122):
+        page, truth = _form_page(seed)
+        m = boxes_mask(detect_text(page), page.shape)
+        for t in truth:
+            assert m[t].mean() >= 0.9, (seed, m[t].mean())
+
+
+@pytest.mark.parametrize(("seed", "quality"), [(23, 75), (6, 50)])
+def test_jpeg_compressed_frames(seed: int, quality: int) -> None:
+    # most real ultrasound is JPEG baseline: ringing and blockiness spread a
+    # line's grey and join or break its letters.  Readable boxes under 90%
+    # on seeds 5-24 (4 frames each), q75 / q50: 19 / 28 before, 14 / 23 since;
+    # on these two, 0.58 and 0.81 before, every box >= 0.9 since
+    for s in generate(4, seed=seed):
+        g = cv2.normalize(s.image, None, 0, 255, cv2.NORM_MINMAX, dtype=cv2.CV_8U)
+        ok, buf = cv2.imencode(".jpg", g, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        assert ok
+        g = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+        m = boxes_mask(detect_text(g), g.shape)
+        for b in s.boxes:
+            if b.contrast >= 0.2:
+                sub = (slice(b.y, b.y + b.h), slice(b.x, b.x + b.w))
+                assert m[sub][s.text_mask[sub]].mean() >= 0.9, (b, quality)
 
 
 def test_synthetic_small_frames() -> None:
@@ -865,8 +995,8 @@ def test_text_on_ct_and_mr_is_found_in_strict_mode(name: str) -> None:
 @pytest.mark.parametrize(
     ("name", "limit"),
     [
-        ("examples_overlay.dcm", 0.04),
-        ("MR-SIEMENS-DICOM-WithOverlays.dcm", 0.03),
+        ("examples_overlay.dcm", 0.11),
+        ("MR-SIEMENS-DICOM-WithOverlays.dcm", 0.07),
         ("MR2_UNCI.dcm", 0.08),
         ("eCT_Supplemental.dcm", 0.07),
         ("MR_small.dcm", 0.05),
@@ -877,7 +1007,9 @@ def test_real_anatomy_is_hardly_masked_in_usual_mode(name: str, limit: float) ->
     # none of these frames holds burned-in text.  Masked fraction of the
     # first frame, usual, measured 0.019 (MR abdomen, was 0.713: one box over
     # the body), 0.012 (was 0.371), 0.055 (MR shoulder 1024 px, was 0.113)
-    # 0.049 (CT brain, was 0.135) and 0.032 (64 px MR, was 0.104)
+    # 0.049 (CT brain, was 0.135) and 0.032 (64 px MR, was 0.104).  The two
+    # abdomens went back to 0.093 and 0.058 when the one-colour test allowed
+    # JPEG's spread of a stroke's grey (_CORE_K): text recall comes first
     f = _frame0(name)
     assert boxes_mask(detect_text(f), f.shape).mean() <= limit
 
@@ -912,11 +1044,13 @@ def test_text_on_real_anatomy_is_found_in_usual_mode(name: str) -> None:
     # measured mean coverage 0.890 / 0.965 / 0.958 (was 0.951 / 0.903 /
     # 0.962, the MR abdomen's largely where its anatomy was masked whole);
     # near the top every line but PLAIN at 0.5 (6 px) is covered; masked
-    # away from the text 0.036 / 0.016 / 0.054 (was 0.640 / 0.338 / 0.149)
+    # away from the text 0.036 / 0.016 / 0.054 (was 0.640 / 0.338 / 0.149);
+    # the MR abdomen's 0.117 since the one-colour test allows JPEG's spread
+    # of a stroke's grey (_CORE_K)
     top = [c for i, c in enumerate(covs) if i % 4 < 2 and not tiny[i]]
     assert min(top) >= 0.9, covs
     assert float(np.mean(covs)) >= 0.87, covs
-    assert float(np.mean(away)) <= 0.07, away
+    assert float(np.mean(away)) <= 0.13, away
 
 
 def test_large_radiograph_bands_are_not_masked() -> None:
