@@ -554,8 +554,10 @@ def _characters(
     gv = g.ravel()[pix[on]]
     gv = gv if bright else 255 - gv
     peak = _segment_max(gv, labs[on], n)
-    at_peak = (peak[labs[on]] - gv <= np.maximum(_CORE_TOL, _CORE_K * mean_s)[labs[on]]).astype(np.float64)
-    core = np.where(mean_d >= _CORE_D, np.bincount(labs[on], at_peak, minlength=n) / np.maximum(cnt, 1), 1.0)
+    core = np.ones(n)  # read only by modes with a core test (p.core > 0)
+    if p.core:
+        at_peak = (peak[labs[on]] - gv <= np.maximum(_CORE_TOL, _CORE_K * mean_s)[labs[on]]).astype(np.float64)
+        core = np.where(mean_d >= _CORE_D, np.bincount(labs[on], at_peak, minlength=n) / np.maximum(cnt, 1), 1.0)
     pol = np.full(i.size, 1.0 if bright else 0.0)
     cols = (x[i], y[i], w[i], h[i], mean_s[i], peak[i], sep[i], pol, core[i])
     return np.concatenate([np.stack(cols, axis=1).astype(np.float64), more])
@@ -613,7 +615,7 @@ def _recut(
 
 
 def _crossings(stroke: npt.NDArray[Any], c: npt.NDArray[np.float64]) -> int:
-    """Stroke crossings along the middle row of a component's box (the most of three rows, see _CROSS_ROWS)."""
+    """Stroke crossings along a component's box: the most over the rows of ``_CROSS_ROWS``."""
     x, y, w, h = (int(v) for v in c[:4])
     rows = stroke[[y + int(f * h) for f in _CROSS_ROWS], x : x + w] > 0
     return int(np.count_nonzero(rows[:, 1:] & ~rows[:, :-1], axis=1).max())
