@@ -1254,8 +1254,7 @@ def _flat_lines(
     are the pixels of a flat 3x3 neighbourhood with a stroke response of at
     least the floor (no clutter term), and one pixel round them of that
     response; they go through the same character and line tests, and their
-    lines count where the main pass's lines do not already span them, and
-    when the lines hold most of the frame's flat cores of their grey
+    lines count when the lines hold most of the frame's flat cores of their grey
     (``_FLAT_HELD``: not the one grey a derived map codes its holes in).
 
     Measured on synthetic frames (seeds 99, 1-4, 512 px): recall at
@@ -1297,15 +1296,16 @@ def _flat_lines(
         c[:, _X] += x0
         c[:, _Y] += y0
         found.append(c)
-    # as for the half pass, a line the main pass covers half of is the main
-    # pass's (keeping every flat line: usual unchanged, strict +0.0007);
-    # half its area, not its columns: the main pass may have found only the
-    # gaps between its letters, fewer rows ("kRyv" in bold, 24 px tall, of
-    # which the gaps' 9 rows were masked, 0.44; dev and held-out seeds:
-    # usual readable boxes < 90% 14 -> 13, strict recall 0.9842 -> 0.9861;
-    # collateral and real files unchanged; by area for the half pass too
-    # masked real ultrasound anatomy, gdcm-US-ALOKA-16 0.071 -> 0.179)
-    flines = _thick_only(_lines(np.concatenate(found), fstrokes, g, p), lines, by_area=True)
+    # every flat line counts, also where the main pass found part of it (as
+    # the half pass's lines are dropped when the main pass spans half their
+    # columns): that part may be the gaps between its letters, fewer rows,
+    # or the letters on one side of a structure ("kRyv" in bold, 24 px
+    # tall, of which the gaps' 9 rows were masked, 0.44; "DOE^JANE" across
+    # a CT body edge, 0.77).  Dev and held-out seeds: usual readable boxes
+    # < 90% 14 -> 12, strict recall 0.9842 -> 0.9861; collateral and the
+    # real files unchanged (the same rule as the half pass's, by area,
+    # masked real ultrasound anatomy: gdcm-US-ALOKA-16 0.071 -> 0.179)
+    flines = _lines(np.concatenate(found), fstrokes, g, p)
     if not flines:
         return flines
     total = cv2.calcHist([g], [0], every, [256], [0, 256]).ravel()
@@ -1461,7 +1461,7 @@ def _same_peaks(on: npt.NDArray[np.bool_], v: npt.NDArray[Any], tol: float) -> b
 
 
 def _thick_only(
-    thick: list[tuple[int, int, int, int]], lines: list[tuple[int, int, int, int]], by_area: bool = False
+    thick: list[tuple[int, int, int, int]], lines: list[tuple[int, int, int, int]]
 ) -> list[tuple[int, int, int, int]]:
     """The lines of the half-resolution pass that the full pass did not find.
 
@@ -1472,7 +1472,6 @@ def _thick_only(
     dropped when the full pass's lines span at least ``_HALF_SEEN`` of its
     columns (lines found by both: 0.8-1.0 on synthetic frames; strokes too
     thick for the kernel, of which the full pass finds pieces: 0-0.2).
-    With `by_area`, the share of its area instead.
     """
     if not lines or not thick:
         return thick
@@ -1480,8 +1479,7 @@ def _thick_only(
     out = []
     for x, y, w, h in thick:
         inside = [(a - x, b - y, c, d) for a, b, c, d in full if a < x + w and a + c > x and b < y + h and b + d > y]
-        seen = boxes_mask(inside, (h, w)) if inside else None
-        if seen is None or (seen.mean() if by_area else seen.any(axis=0).mean()) < _HALF_SEEN:
+        if not inside or boxes_mask(inside, (h, w)).any(axis=0).mean() < _HALF_SEEN:
             out.append((x, y, w, h))
     return out
 
