@@ -345,6 +345,25 @@ _COLOUR_MIN = 0.02  # a window holds at least 2% of the line's colour
 _SPACE_CONTRAST = 16  # letters: the line's colour is this far from the median grey around it
 _COLOUR_KEEP, _COLOUR_OVER = 0.4, 3.0  # a window: >= 0.4 x the line's share, >= 3 x above/below
 _EXTEND_CAP = 20  # at most 20 heights a side
+# a character fills at least 0.08 of its box, or 2.5 / its height: letters
+# of a stroke font drawn one pixel wide (OpenCV 4's Hershey fonts at scale 2
+# and more: "T", "S", "0" fill 0.05-0.07 of a 51 px box) are strokes, not
+# noise.  Frames drawn by OpenCV 4.10 (dev and held-out seeds, 512 px):
+# readable boxes < 90% 106 -> 102 usual, 124 -> 118 strict; OpenCV 5's
+# frames and the real files unchanged
+_FILL_MIN, _FILL_H = 0.08, 2.5
+# solid words (see _solid_words): at least 1.8 times wider than tall, at most
+# 40 px tall, filling half their box, half their pixels at their extreme
+# grey, and half the frame's flat strokes of that grey inside lines (so not
+# the one grey of a derived map's holes: eCT_Supplemental's sulci, 0.051 ->
+# 0.058 masked without it).  Frames drawn by OpenCV 4.10, dev and held-out
+# seeds, 512 px: readable boxes < 90% 102 -> 49 usual (recall 0.977 ->
+# 0.985), 118 -> 63 strict; OpenCV 5's frames 12 -> 11 usual, 21 -> 20
+# strict.  Real files: the grey bars of gdcm-US-ALOKA-16's header strip
+# (where its name and ID were blanked) 0.089 -> 0.145 masked, a flat edge of
+# color-pl 0.077 -> 0.083, the SMPTE pattern's grey bars (mlut_18) 0.294 ->
+# 0.350; no anatomy.  2.5 times wider and a fill of 0.6 gained 102 -> 60
+_SOLID_W, _SOLID_H, _SOLID_FLAT, _SOLID_FILL, _SOLID_HELD = 1.8, 40, 0.5, 0.5, 0.5
 _BAR = 0.4  # a solid component is a bar (I, l, 1, -) when its width <= 0.4 height, or the reverse
 # half pass: mean stroke distance >= 2.2 (strokes >= ~7 px there, 14 here:
 # the 15 px top-hat breaks such strokes where they join; 2.0 masked speckle)
@@ -479,12 +498,14 @@ def _characters(
     oversized: list[npt.NDArray[Any]] | None = None,
     shape: tuple[int, ...] | None = None,
     recut: bool = True,
+    solid: list[tuple[int, int, int, int, float, float]] | None = None,
 ) -> npt.NDArray[np.float64]:
     """Connected stroke components of one polarity that look like characters.
 
     When `oversized` is a list, a mask of the components too tall or too
     wide to be characters is appended to it (see :func:`_split_oversized`).
     `shape` is the frame's when the arrays are a crop of it (size limits).
+    When `solid` is a list, the lines of :func:`_solid_words` are appended to it.
 
     Each is tested on its own (never as part of a line): height, fill, stroke
     width (distance transform) against height, mean response, and separation
@@ -516,7 +537,7 @@ def _characters(
                 sl = (slice(y[b], y[b] + h[b]), slice(x[b], x[b] + w[b]))
                 m[sl] = cv2.bitwise_or(m[sl], cv2.inRange(lab[sl], int(b), int(b)))
             oversized.append(m)
-    keep &= (fill >= 0.08) & ((fill <= 0.9) | bar)
+    keep &= (fill >= np.minimum(_FILL_MIN, _FILL_H / np.maximum(h, 1))) & ((fill <= 0.9) | bar)
     keep[0] = False
     if not keep.any():
         return empty
@@ -544,7 +565,11 @@ def _characters(
     # line: 0.22 of a 16 px stroke covered)
     strong = keep & (sep >= p.word_sep) & (mean_d <= _MEAN_D_MIN)
     keep &= sep >= p.sep_min
-    keep &= mean_d <= np.maximum(_MEAN_D_MIN, _MEAN_D_H * h)  # strokes, not blobs
+    thin = mean_d <= np.maximum(_MEAN_D_MIN, _MEAN_D_H * h)  # strokes, not blobs
+    if solid is not None:
+        wide = (w >= _SOLID_W * h) & (h <= _SOLID_H) & (fill >= _SOLID_FILL)
+        _solid_words(g, lab, keep & wide & (sep >= p.word_sep), st, bright, solid)
+    keep &= thin
     keep &= mean_d >= p.min_d
     # a component much wider than tall is a word only when several strokes
     # cross its middle row (not a streak, fibre or rib edge)
@@ -569,6 +594,33 @@ def _characters(
     cols = (x[i], y[i], w[i], h[i], mean_s[i], peak[i], sep[i], pol, core[i])
     return np.concatenate([np.stack(cols, axis=1).astype(np.float64), more])
 
+
+def _solid_words(
+    g: npt.NDArray[Any],
+    lab: npt.NDArray[Any],
+    cand: npt.NDArray[np.bool_],
+    st: npt.NDArray[Any],
+    bright: bool,
+    out: list[tuple[int, int, int, int, float, float]],
+) -> None:
+    """Lines of small bold text merged into one solid bar of one grey.
+
+    Small text drawn thick (a stroke font at scale 0.4-0.8, 2-3 px lines)
+    fills its letters and the spaces between them: one component, a few
+    times wider than tall, too thick to pass as strokes and crossed too
+    rarely to pass as a word.  Anatomy as thick and as wide is not one grey;
+    burned-in text is, so a candidate whose pixels hold its extreme grey (to
+    within ``_COLOUR_TOL``) over ``_SOLID_FLAT`` of them is a line of that
+    colour, when the frame's other flat strokes of that grey are mostly in
+    lines too (``_SOLID_HELD``, tested by :func:`_opencv_boxes`).
+    """
+    for j in np.flatnonzero(cand):
+        x, y, w, h = (int(v) for v in st[j, :4])
+        sub = g[y : y + h, x : x + w][lab[y : y + h, x : x + w] == j].astype(np.int16)
+        v = sub if bright else 255 - sub
+        peak = int(v.max())
+        if np.count_nonzero(v >= peak - _COLOUR_TOL) >= _SOLID_FLAT * v.size:
+            out.append((x, y, w, h, 1.0 if bright else 0.0, float(peak)))
 
 def _recut(
     g: npt.NDArray[Any],
@@ -1202,8 +1254,14 @@ def _lines(
     )
 
 
-def _opencv_boxes(g: npt.NDArray[Any], p: _Params) -> list[tuple[int, int, int, int]]:
-    """Line boxes (unpadded) found by the classical detector, at the scale of `g`."""
+def _opencv_boxes(
+    g: npt.NDArray[Any], p: _Params, solid: list[tuple[int, int, int, int]] | None = None
+) -> list[tuple[int, int, int, int]]:
+    """Line boxes (unpadded) found by the classical detector, at the scale of `g`.
+
+    The lines of :func:`_solid_words` go to `solid` when it is given (full
+    pass only), not into the result.
+    """
     h_img, w_img = g.shape
     ker = cv2.getStructuringElement(cv2.MORPH_RECT, (_KERNEL, _KERNEL))
     wth = cv2.morphologyEx(g, cv2.MORPH_TOPHAT, ker)
@@ -1222,13 +1280,27 @@ def _opencv_boxes(g: npt.NDArray[Any], p: _Params) -> list[tuple[int, int, int, 
     thr = cv2.max(cv2.convertScaleAbs(clutter, alpha=p.clutter_k), np.full_like(g, int(p.floor)))
     strokes = (cv2.compare(bth, thr, cv2.CMP_GE), cv2.compare(wth, thr, cv2.CMP_GE))
     found = []
+    bars: list[tuple[int, int, int, int, float, float]] = []
     for pol, resp in ((1, wth), (0, bth)):
         over: list[npt.NDArray[Any]] = []
         # not in the half pass (thick strokes only)
-        found.append(_characters(g, resp, strokes[pol], p, pol == 1, over if p.min_d == 0 else None))
+        full = p.min_d == 0
+        found.append(
+            _characters(
+                g, resp, strokes[pol], p, pol == 1, over if full else None, solid=bars if solid is not None else None
+            )
+        )
         if over:
             found.append(_split_oversized(g, resp, thr, over[0], p, pol == 1))
     lines = _lines(np.concatenate(found), strokes, g, p)
+    if solid is not None and bars:
+        inside = boxes_mask(lines + [b[:4] for b in bars], g.shape).astype(np.uint8)
+        flat = cv2.inRange(cv2.morphologyEx(g, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)), 0, 0)
+        for b in bars:  # the colour is the text's: the lines hold most flat strokes of it (see _FLAT_HELD)
+            c = int(b[5]) if b[4] > 0 else 255 - int(b[5])
+            own = cv2.bitwise_and(cv2.bitwise_and(strokes[int(b[4])], flat), cv2.inRange(g, c, c))
+            if cv2.countNonZero(cv2.bitwise_and(own, own, mask=inside)) >= _SOLID_HELD * cv2.countNonZero(own):
+                solid.append(_extend(b[:4], b[4], b[5], g))
     if p.min_d > 0 or p.noise_k > 0:  # full pass at the frame's own size or smaller only
         return lines
     return lines + _flat_lines(g, wth, bth, lines, p)
@@ -1646,7 +1718,8 @@ def detect_text(
             work = cv2.resize(g, (int(w_img * scale), int(h_img * scale)), interpolation=interp)
         if scale > 1:
             p = replace(p, noise_k=_NOISE_K)
-        found += _rescale(_opencv_boxes(work, p), scale)
+        solid: list[tuple[int, int, int, int]] = []
+        found += _rescale(_opencv_boxes(work, p, solid), scale)
         # strokes wider than the top-hat kernel: a half-resolution pass that
         # keeps only characters at least a kernel tall (two at working scale)
         if min(work.shape) >= _HALF_MIN:
@@ -1662,6 +1735,7 @@ def detect_text(
             )
             thick = _rescale(_opencv_boxes(half, hp), scale / 2)
             found += _thick_only(thick, found)
+        found += _rescale(solid, scale)
         if scale > 1 and not strict:
             found += _word_boxes(g)
     return _pad_merge(found, (h_img, w_img))
