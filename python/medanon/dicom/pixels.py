@@ -348,9 +348,11 @@ _EXTEND_CAP = 20  # at most 20 heights a side
 # a character fills at least 0.08 of its box, or 2.5 / its height: letters
 # of a stroke font drawn one pixel wide (OpenCV 4's Hershey fonts at scale 2
 # and more: "T", "S", "0" fill 0.05-0.07 of a 51 px box) are strokes, not
-# noise.  Frames drawn by OpenCV 4.10 (dev and held-out seeds, 512 px):
-# readable boxes < 90% 106 -> 102 usual, 124 -> 118 strict; OpenCV 5's
-# frames and the real files unchanged
+# noise, when they stand clear of their box (separation >= word_sep: a
+# web of JPEG ringing along a radiograph's bands, as sparse, made a 248 x 85
+# box on a text-free frame at quality 90).  Frames drawn by OpenCV 4.10
+# (dev and held-out seeds, 512 px): readable boxes < 90% 106 -> 102 usual,
+# 124 -> 118 strict; OpenCV 5's frames, JPEG and the real files unchanged
 _FILL_MIN, _FILL_H = 0.08, 2.5
 # solid words (see _solid_words): at least 1.8 times wider than tall, at most
 # 40 px tall, filling half their box, half their pixels at their extreme
@@ -564,7 +566,7 @@ def _characters(
     # broken by the top-hat made pieces that hid the half-resolution pass's
     # line: 0.22 of a 16 px stroke covered)
     strong = keep & (sep >= p.word_sep) & (mean_d <= _MEAN_D_MIN)
-    keep &= sep >= p.sep_min
+    keep &= sep >= np.where(fill < _FILL_MIN, p.word_sep, p.sep_min)  # sparse: clear letters only
     thin = mean_d <= np.maximum(_MEAN_D_MIN, _MEAN_D_H * h)  # strokes, not blobs
     if solid is not None:
         wide = (w >= _SOLID_W * h) & (h <= _SOLID_H) & (fill >= _SOLID_FILL)
