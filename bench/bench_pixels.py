@@ -4,7 +4,12 @@ Run: ``python bench/bench_pixels.py [--n 24] [--seed 0] [--size 512] [--fonts he
 ``--fonts truetype`` draws the text in the TrueType fonts that ship with
 matplotlib instead of OpenCV's Hershey fonts, which the detector was tuned on;
 ``--jpeg Q`` scores the frames after 8-bit JPEG compression at quality Q (most
-real ultrasound is stored as JPEG baseline).  Prints one table per
+real ultrasound is stored as JPEG baseline).  OpenCV 5 draws the "Hershey"
+fonts as outline fonts, OpenCV 4 as the original stroke fonts (1 px strokes,
+thickened by round pens): to score the latter, write the frames under
+OpenCV 4 with ``--save-frames F.pkl`` (for example with
+``pip install --target DIR opencv-python-headless==4.10.0.84`` and
+``PYTHONPATH=DIR``) and score them here with ``--load-frames F.pkl``.  Prints one table per
 detector (medanon's OpenCV detector; Tesseract via pytesseract when the
 ``tesseract`` binary is installed; the PP-OCRv4 DB detection model shipped in
 the ``rapidocr-onnxruntime`` wheel, via ``detect_text(detector="dnn")``, when it is
@@ -33,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import pickle
 import shutil
 import time
 from collections.abc import Callable
@@ -175,9 +181,20 @@ def main() -> None:
     ap.add_argument("--dump", type=Path, default=None, help="write missed boxes (first detector)")
     ap.add_argument("--fonts", choices=("hershey", "truetype"), default="hershey", help="fonts of the drawn text")
     ap.add_argument("--jpeg", type=int, default=0, help="JPEG-compress the frames (8-bit) at this quality first")
+    ap.add_argument("--save-frames", type=Path, default=None, help="write the generated frames here (.pkl) and stop")
+    ap.add_argument("--load-frames", type=Path, default=None, help="score frames written by --save-frames")
     args = ap.parse_args()
     cv2.setNumThreads(1)
-    samples = generate(args.n, seed=args.seed, shape=(args.size, args.size), fonts=args.fonts)
+    if args.load_frames is not None:
+        with args.load_frames.open("rb") as f:
+            samples = pickle.load(f)
+    else:
+        samples = generate(args.n, seed=args.seed, shape=(args.size, args.size), fonts=args.fonts)
+    if args.save_frames is not None:
+        with args.save_frames.open("wb") as f:
+            pickle.dump(samples, f)
+        print(f"saved {len(samples)} frames drawn by OpenCV {cv2.__version__} to {args.save_frames}")
+        return
     if args.jpeg:
         for s in samples:  # the truth stays where the text was drawn
             _, buf = cv2.imencode(".jpg", _to_grey_u8(s.image), [cv2.IMWRITE_JPEG_QUALITY, args.jpeg])
@@ -198,6 +215,7 @@ def main() -> None:
     dets = [d for d in dets if args.only.lower() in d[0].lower()]
     lines = [
         f"synthetic: {args.n} frames per background, seed {args.seed}, {args.size}x{args.size}, {args.fonts} fonts, "
+        + (f"frames from {args.load_frames.name}, " if args.load_frames else f"drawn by OpenCV {cv2.__version__}, ")
         + (f"JPEG quality {args.jpeg}, " if args.jpeg else "")
         + "text-free fraction 0.25; one core (cv2.setNumThreads(1)); fps on 512x512 grey "
         "(9 frames) and 1024x768 RGB (4 frames)"
@@ -231,6 +249,7 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     suffix = ("" if args.size == 512 else f"_{args.size}") + ("" if args.fonts == "hershey" else f"_{args.fonts}")
     suffix += f"_jpeg{args.jpeg}" if args.jpeg else ""
+    suffix += f"_{args.load_frames.stem}" if args.load_frames else ""
     (out / f"bench_pixels{suffix}.txt").write_text("\n".join(lines) + "\n")
     print(f"\nsaved {out / f'bench_pixels{suffix}.txt'}")
 
