@@ -1308,7 +1308,7 @@ def _opencv_boxes(
             )
         )
         if over:
-            found.append(_split_oversized(g, resp, thr, over[0], p, pol == 1))
+            found.append(_split_oversized(g, resp, thr, over[0], p, pol == 1, bars if solid is not None else None))
     lines = _lines(np.concatenate(found), strokes, g, p)
     if solid is not None and bars:
         inside = boxes_mask(lines + [b[:4] for b in bars], g.shape).astype(np.uint8)
@@ -1417,6 +1417,7 @@ def _split_oversized(
     big: npt.NDArray[Any],
     p: _Params,
     bright: bool,
+    solid: list[tuple[int, int, int, int, float, float]] | None = None,
 ) -> npt.NDArray[np.float64]:
     """Characters inside stroke components too large to be characters.
 
@@ -1431,7 +1432,8 @@ def _split_oversized(
     the structure just above it do not) and at most a third of the
     character height limit (small annotation text; longer pieces are arcs
     of the structure itself).  Only the bounding box of the oversized
-    components is analysed.
+    components is analysed.  Solid words among the pieces (see
+    :func:`_solid_words`) go to `solid` when it is given.
     """
     out = [np.zeros((0, 9), np.float64)]
     shape = g.shape[:2]
@@ -1447,9 +1449,12 @@ def _split_oversized(
             cv2.compare(resp[sl], cv2.convertScaleAbs(thr[sl], alpha=level), cv2.CMP_GE), big[sl]
         )
         over: list[npt.NDArray[Any]] = []
-        c = _characters(g[sl], resp[sl], sub, p, bright, over, shape)
+        bars: list[tuple[int, int, int, int, float, float]] = []
+        c = _characters(g[sl], resp[sl], sub, p, bright, over, shape, solid=bars if solid is not None else None)
         c[:, _X] += x
         c[:, _Y] += y
+        if solid is not None:
+            solid += [(bx + x, by + y, bw, bh, pol, peak) for bx, by, bw, bh, pol, peak in bars]
         # a piece must stand clear of the cut (the fringes of a structure
         # just above it, arcs of a ring, do not)
         cx, cy = (c[:, _X] + c[:, _W] // 2).astype(np.int64), (c[:, _Y] + c[:, _H] // 2).astype(np.int64)
