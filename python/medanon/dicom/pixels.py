@@ -15,13 +15,17 @@ The steps, per frame:
 4. *Characters*: connected stroke components whose height, fill, mean
    stroke width and stroke-to-surround contrast look like a character;
    a clear component of thin strokes that fails is cut again at half its
-   peak response (blur joins the letters of bold or small text).
+   peak response (blur joins the letters of bold or small text).  A wide,
+   filled component of one grey is a *solid word*: small text drawn thick
+   (a stroke font's 2-3 px pen) whose letters and spaces have merged.
 5. *Lines*: characters near each other are grouped, the groups split into
    rows, and a row is a line when at least two of its characters of one
    polarity share their extreme grey value (text is drawn in one colour) or
-   it is one wide, well separated component crossed by several strokes.
+   it is one wide, well separated component crossed by several strokes
+   (a thin bar, I or 1, may peak short of that grey: anti-aliasing).
    Its characters must lie side by side; in the usual mode they must also
-   be of letter-like heights, within 10 heights of each other, share a top
+   be of letter-like heights (the dots of colons and stops aside), within
+   10 heights of each other, share a top
    or a baseline and, where their strokes are thick, hold their grey (the
    strict mode: pairs of like heights, within 6 heights, no grey test).
    Each line then grows
@@ -29,8 +33,9 @@ The steps, per frame:
    and below (end characters and letters touching anatomy fail the
    character tests), and pieces of one line split by speckle are joined.
 6. A *flat pass* finds the lines the stroke threshold missed (faint text
-   beside or inside speckle, or merged with a body edge) from strokes
-   whose inside is one grey exactly: text is drawn in one colour.
+   beside or inside speckle, or merged with a body edge, white text merged
+   with a bone ring) from strokes whose inside is one grey exactly: text
+   is drawn in one colour.
 7. A *half-resolution pass* keeps only tall characters with thick strokes,
    which the 15 px top-hat breaks where they join; its lines count where
    the full pass's lines do not already span them.
