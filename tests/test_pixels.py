@@ -206,9 +206,11 @@ def test_faint_text_is_found_by_its_flat_colour(seed: int) -> None:
     # readable lines of the bench's generator (512 px) that run across a
     # structure: white text merged with the CT bone ring or a collimator
     # edge, bold text over the CT body edge whose gaps take the body's
-    # grey, bold lines of which only the gaps' rows were found.  Coverage
-    # measured before the flat pass took clipped white and its lines all
-    # counted, and the letters' colour was used by their gaps' lines
+    # grey, bold lines of which only the gaps' rows were found, a faint line
+    # running from the black surround into speckle of its own mean grey.
+    # Coverage measured before the flat pass took clipped white and its
+    # lines all counted, the letters' colour was used by their gaps' lines,
+    # and lines extended through their exact grey
     [
         (8, "ct", "Acc#", 1.0, 0.00),
         (5, "xr", "PSdjo", 0.6, 0.00),
@@ -217,6 +219,7 @@ def test_faint_text_is_found_by_its_flat_colour(seed: int) -> None:
         (6, "ct", "23w", 0.2, 0.55),
         (777, "ct", "kRyv", 0.35, 0.44),
         (31337, "ct", "DOE^JANE", 0.2, 0.77),
+        (99, "us", ":fPNZ5s8Jt2", 0.2, 0.66),
     ],
 )
 def test_lines_across_structures_are_found(
