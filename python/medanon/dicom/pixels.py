@@ -386,7 +386,7 @@ _EXTEND_CAP = 20  # at most 20 heights a side
 # 124 -> 118 strict; OpenCV 5's frames, JPEG and the real files unchanged
 _FILL_MIN, _FILL_H = 0.08, 2.5
 # solid words (see _solid_words): at least 1.4 times wider than tall, at most
-# 40 px tall, filling half their box, half their pixels at their extreme
+# 40 px tall, filling half their box, a third of their pixels at their extreme
 # grey, and half the frame's flat strokes of that grey inside lines (so not
 # the one grey of a derived map's holes: eCT_Supplemental's sulci, 0.051 ->
 # 0.058 masked without it).  Frames drawn by OpenCV 4.10, dev and held-out
@@ -397,8 +397,14 @@ _FILL_MIN, _FILL_H = 0.08, 2.5
 # color-pl 0.077 -> 0.083, the SMPTE pattern's grey bars (mlut_18) 0.294 ->
 # 0.350; no anatomy.  2.5 times wider and a fill of 0.6 gained 102 -> 60.
 # Those figures with 1.8; 1.4 (short bold words) later took OpenCV 4.10
-# frames 44 -> 39 usual, 52 -> 47 strict, OpenCV 5 strict 20 -> 19
-_SOLID_W, _SOLID_H, _SOLID_FLAT, _SOLID_FILL, _SOLID_HELD = 1.4, 40, 0.5, 0.5, 0.5
+# frames 44 -> 39 usual, 52 -> 47 strict, OpenCV 5 strict 20 -> 19.  A third
+# of the pixels at the extreme grey, not half: 6 px white "DOB" merged with
+# a CT bone ring, anti-aliased, holds 255 over 0.33 of its pixels (dev and
+# held-out seeds: OpenCV 5 usual 8 -> 7, OpenCV 4.10 usual 35 -> 34); and at
+# most 25 times wider than tall (then a saturated skin line 600 x 15 px on
+# deid-data's GREYSCALE_IMAGE passed: 0.050 -> 0.074 masked)
+_SOLID_W, _SOLID_H, _SOLID_FLAT, _SOLID_FILL, _SOLID_HELD = 1.4, 40, 0.3, 0.5, 0.5
+_SOLID_LONG = 25
 _BAR = 0.4  # a solid component is a bar (I, l, 1, -) when its width <= 0.4 height, or the reverse
 # a bar at most 3 px wide joins a colour whose peak it falls short of by up
 # to 0.4 of its mean response ("ID" at 7-14 px: the I peaks at 217-235
@@ -620,7 +626,7 @@ def _characters(
     keep &= sep >= np.where(fill < _FILL_MIN, p.word_sep, p.sep_min)  # sparse: clear letters only
     thin = mean_d <= np.maximum(_MEAN_D_MIN, _MEAN_D_H * h)  # strokes, not blobs
     if solid is not None:
-        wide = (w >= _SOLID_W * h) & (h <= _SOLID_H) & (fill >= _SOLID_FILL)
+        wide = (w >= _SOLID_W * h) & (w <= _SOLID_LONG * h) & (h <= _SOLID_H) & (fill >= _SOLID_FILL)
         _solid_words(g, lab, keep & wide & (sep >= p.word_sep), st, bright, solid)
     keep &= thin
     keep &= mean_d >= p.min_d
