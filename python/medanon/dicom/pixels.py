@@ -341,8 +341,8 @@ _CROSS_ROWS = (0.35, 0.5, 0.65)
 _TRIM_H = 1.5  # a row's outliers: characters taller than 1.5 median heights (or off its band)
 # a line grows through gaps of at most 1.5 of its height: a space between
 # words (the first word of a line, which made no line of its own: "DOB:
-# 07/24/2013" in an 8 px monospace, 0.79 -> 0.84); 0.8 before.  Dev and held-out seeds:
-# OpenCV 5 frames readable boxes < 90% unchanged (10 usual, 20 strict),
+# 07/24/2013" in an 8 px monospace, 0.79 -> 0.84); 0.8 before.  Dev and
+# held-out seeds: OpenCV 5 frames readable boxes < 90% unchanged (10 usual, 20 strict),
 # collateral 0.0186 -> 0.0200; OpenCV 4.10 frames strict 60 -> 52 (usual
 # 44); TrueType 25 -> 22; real files: eCT_Supplemental usual 0.051 ->
 # 0.059, explicit_VR-UN 0.029 -> 0.034.  1.2: 54 strict, 24 TrueType
@@ -681,6 +681,7 @@ def _solid_words(
         if np.count_nonzero(v >= peak - _COLOUR_TOL) >= _SOLID_FLAT * v.size:
             out.append((x, y, w, h, 1.0 if bright else 0.0, float(peak)))
 
+
 def _recut(
     g: npt.NDArray[Any],
     resp: npt.NDArray[Any],
@@ -762,8 +763,8 @@ def _grow(
     between bright strokes are dark strokes) that reach at most 0.3 height
     above or below the line (not a rib, fibre or sector edge crossing its
     rows) are ink; the box grows through ink separated by gaps of at most
-    ``_GROW_GAP`` of its height, by at most three heights a side, where the strokes
-    are denser in its rows than above and below (:func:`_own_rows`).
+    ``_GROW_GAP`` of its height, by at most three heights a side, where the
+    strokes are denser in its rows than above and below (:func:`_own_rows`).
     (Growing up and down as well costs more collateral than it gains; the
     padding covers accents and descenders.)
     """
@@ -1205,9 +1206,9 @@ def _row_line(
             cx, cy = opp[:, _X] + opp[:, _W] / 2, opp[:, _Y] + opp[:, _H] / 2
             opp = opp[(cx >= b[0]) & (cx <= b[0] + b[2]) & (cy >= b[1]) & (cy <= b[1] + b[3])]
             if len(opp) >= 2:
-                pk = _median(opp[:, _PEAK])
-                if np.all(np.abs(opp[:, _PEAK] - pk) <= 1):
-                    held.append((*b[:4], 1.0 - b[4], pk))
+                grey = _median(opp[:, _PEAK])
+                if np.all(np.abs(opp[:, _PEAK] - grey) <= 1):
+                    held.append((*b[:4], 1.0 - b[4], grey))
     if held is not None and best and other and _encloses(other, best):
         # the letters are not grown: grown, their lines reached into
         # speckle and Doppler on real ultrasound (the gaps' lines, grown as
@@ -1379,10 +1380,9 @@ def _opencv_boxes(
     strokes = (cv2.compare(bth, thr, cv2.CMP_GE), cv2.compare(wth, thr, cv2.CMP_GE))
     found = []
     bars: list[tuple[int, int, int, int, float, float]] = []
+    full = p.min_d == 0  # oversized components are split in the full pass only (not thick strokes)
     for pol, resp in ((1, wth), (0, bth)):
         over: list[npt.NDArray[Any]] = []
-        # not in the half pass (thick strokes only)
-        full = p.min_d == 0
         found.append(
             _characters(
                 g, resp, strokes[pol], p, pol == 1, over if full else None, solid=bars if solid is not None else None
