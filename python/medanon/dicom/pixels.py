@@ -274,10 +274,9 @@ _WORD_SMALL = 16  # touching letters: text up to 16 px tall (1-3 px strokes, ant
 # in a row of several characters that share no colour, each small word of
 # touching letters is a line when twice as well separated as a lone one
 # (see _row_line): a 5 px "23:12:52 PM" on ultrasound whose anti-aliased
-# peaks differ by 17 grey
-# levels (dev and held-out seeds: readable boxes < 90% 7 -> 6 usual, real
-# files unchanged; at word_sep, streaks of tissue beside US1_UNCR's Doppler
-# box passed, 0.159 -> 0.164 masked)
+# peaks differ by 17 grey levels (dev and held-out seeds: readable boxes
+# < 90% 7 -> 6 usual, real files unchanged; at word_sep, streaks of tissue
+# beside US1_UNCR's Doppler box passed, 0.159 -> 0.164 masked)
 _WORDS_SEP = 2.0
 _CLIPPED = 254  # a line's extreme grey at or past this is the surround's black or white
 _OTHER_OVER = 0.3  # ... a line of the other polarity adds when <= 0.3 of its width is over them
@@ -1091,7 +1090,9 @@ def _row_line(
     crosses a brighter structure).  A polarity with one character in the row has a line when
     it is one wide, well separated component crossed by several strokes
     (touching letters; when the row holds characters of the other polarity,
-    the gaps between them, only up to ``_WORD_SMALL`` tall).  With `trim`, a set whose heights are unlike or that
+    the gaps between them, only up to ``_WORD_SMALL`` tall); so does each
+    such small word of a polarity whose characters share no colour, when
+    ``_WORDS_SEP`` times as well separated.  With `trim`, a set whose heights are unlike or that
     is too tall for one row is tested again without the characters taller
     than 1.5 median heights or off the row's median band, when at least half
     of it is left.
