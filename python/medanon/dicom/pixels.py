@@ -1414,11 +1414,19 @@ def _opencv_boxes(
     lines = _lines(np.concatenate(found), strokes, g, p)
     if solid is not None and bars:
         inside = boxes_mask(lines + [b[:4] for b in bars], g.shape).astype(np.uint8)
-        flat = cv2.inRange(cv2.morphologyEx(g, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)), 0, 0)
+        held: dict[tuple[float, int], bool] = {}
         for b in bars:  # the colour is the text's: the lines hold most flat strokes of it (see _FLAT_HELD)
             c = int(b[5]) if b[4] > 0 else 255 - int(b[5])
-            own = cv2.bitwise_and(cv2.bitwise_and(strokes[int(b[4])], flat), cv2.inRange(g, c, c))
-            if cv2.countNonZero(cv2.bitwise_and(own, own, mask=inside)) >= _SOLID_HELD * cv2.countNonZero(own):
+            if (b[4], c) not in held:
+                # strokes whose 3x3 neighbourhood is all c, over the box of
+                # the pixels of c padded by one (the rest of the frame has none)
+                eq = cv2.inRange(g, c, c)
+                x, y, w, h = cv2.boundingRect(eq)
+                sl = (slice(max(y - 1, 0), y + h + 1), slice(max(x - 1, 0), x + w + 1))
+                own = cv2.bitwise_and(cv2.erode(eq[sl], np.ones((3, 3), np.uint8)), strokes[int(b[4])][sl])
+                n_in = cv2.countNonZero(cv2.bitwise_and(own, own, mask=inside[sl]))
+                held[(b[4], c)] = n_in >= _SOLID_HELD * cv2.countNonZero(own)
+            if held[(b[4], c)]:
                 solid.append(_extend(b[:4], b[4], b[5], g))
     if p.min_d > 0 or p.noise_k > 0:  # full pass at the frame's own size or smaller only
         return lines
