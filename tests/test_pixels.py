@@ -207,10 +207,11 @@ def test_faint_text_is_found_by_its_flat_colour(seed: int) -> None:
     # structure: white text merged with the CT bone ring or a collimator
     # edge, bold text over the CT body edge whose gaps take the body's
     # grey, bold lines of which only the gaps' rows were found, a faint line
-    # running from the black surround into speckle of its own mean grey.
+    # running from the black surround into speckle of its own mean grey, a
+    # 6 px bold word fused with the bone ring.
     # Coverage measured before the flat pass took clipped white and its
     # lines all counted, the letters' colour was used by their gaps' lines,
-    # and lines extended through their exact grey
+    # lines extended through their exact grey, and split pieces could be 4 px
     [
         (8, "ct", "Acc#", 1.0, 0.00),
         (5, "xr", "PSdjo", 0.6, 0.00),
@@ -220,6 +221,7 @@ def test_faint_text_is_found_by_its_flat_colour(seed: int) -> None:
         (777, "ct", "kRyv", 0.35, 0.44),
         (31337, "ct", "DOE^JANE", 0.2, 0.77),
         (99, "us", ":fPNZ5s8Jt2", 0.2, 0.66),
+        (0, "ct", "ch-", 1.0, 0.00),
     ],
 )
 def test_lines_across_structures_are_found(

@@ -367,6 +367,12 @@ _GROW_OUT = 0.3  # ... through strokes reaching at most 0.3 height above or belo
 _SPLIT_LEVELS = (4.0,)  # oversized components: cut again at these multiples of the threshold
 # (a ladder, 2 then 4, cost ~10% fps and gained nothing measured)
 _SPLIT_PLAIN = 1.5  # oversized components are split where the stroke threshold <= 1.5 floor
+# ... and its pieces may be 4 px tall, not 5 or 6: they stand clear of a plain
+# surround at four times its threshold, where grains do not (a 6 px bold
+# "ch-" fused with a CT bone ring: its "c" is 4 px tall; dev and held-out
+# seeds: readable boxes < 90% 6 -> 5 usual, 17 -> 16 strict; real files,
+# OpenCV 4.10 frames unchanged)
+_SPLIT_MIN_H = 4
 _SPLIT_CLEAR = 1.5  # ... and keep pieces whose mean response >= 1.5 times the cut
 # components of blurred text that fail the character tests are cut again at
 # half their peak response (see _recut) when it is >= 4 floors (text that
@@ -1567,7 +1573,8 @@ def _split_oversized(
         )
         over: list[npt.NDArray[Any]] = []
         bars: list[tuple[int, int, int, int, float, float]] = []
-        c = _characters(g[sl], resp[sl], sub, p, bright, over, shape, solid=bars if solid is not None else None)
+        q = replace(p, min_h=min(p.min_h, _SPLIT_MIN_H))
+        c = _characters(g[sl], resp[sl], sub, q, bright, over, shape, solid=bars if solid is not None else None)
         c[:, _X] += x
         c[:, _Y] += y
         if solid is not None:
