@@ -236,6 +236,19 @@ def test_lines_across_structures_are_found(
     assert m[sub][s.text_mask[sub]].mean() >= 0.9 > before
 
 
+def test_six_px_words_fused_with_the_bone_ring_are_found_in_strict_mode() -> None:
+    # the bench's default seed: 6 px bold white "ch-" and "DOB" touching the
+    # CT bone ring; cut out of it at four times the threshold their pieces
+    # are 4 px tall and stand 2.25 off their box (0.00 masked each before)
+    frames = [s for s in generate(24, seed=0) if s.background == "ct"]
+    hits = [(s, b) for s in frames for b in s.boxes if b.text in ("ch-", "DOB") and b.h == 6]
+    assert len(hits) == 2, "the generator's output changed"
+    for s, b in hits:
+        m = boxes_mask(detect_text(s.image, strict=True), s.image.shape)
+        sub = (slice(b.y, b.y + b.h), slice(b.x, b.x + b.w))
+        assert m[sub][s.text_mask[sub]].mean() >= 0.9, b.text
+
+
 @pytest.mark.parametrize("strict", [False, True])
 def test_small_text_drawn_thick_is_found(strict: bool) -> None:
     # a stroke font drawn thick at a small scale (OpenCV 4's Hershey fonts at

@@ -371,7 +371,11 @@ _SPLIT_PLAIN = 1.5  # oversized components are split where the stroke threshold 
 # surround at four times its threshold, where grains do not (a 6 px bold
 # "ch-" fused with a CT bone ring: its "c" is 4 px tall; dev and held-out
 # seeds: readable boxes < 90% 6 -> 5 usual, 17 -> 16 strict; real files,
-# OpenCV 4.10 frames unchanged)
+# OpenCV 4.10 frames unchanged), and a piece's word separation is the
+# mode's character separation (sep_min): a 6 px "DOB" fused with the ring
+# stands 2.25 off its box, under the strict 4.0 (strict 16 -> 15, OpenCV
+# 4.10 strict 39 -> 38; examples_palette usual 0.198 -> 0.201, beside its
+# text column's "2D" on black)
 _SPLIT_MIN_H = 4
 _SPLIT_CLEAR = 1.5  # ... and keep pieces whose mean response >= 1.5 times the cut
 # components of blurred text that fail the character tests are cut again at
@@ -1573,7 +1577,7 @@ def _split_oversized(
         )
         over: list[npt.NDArray[Any]] = []
         bars: list[tuple[int, int, int, int, float, float]] = []
-        q = replace(p, min_h=min(p.min_h, _SPLIT_MIN_H))
+        q = replace(p, min_h=min(p.min_h, _SPLIT_MIN_H), word_sep=p.sep_min)
         c = _characters(g[sl], resp[sl], sub, q, bright, over, shape, solid=bars if solid is not None else None)
         c[:, _X] += x
         c[:, _Y] += y
