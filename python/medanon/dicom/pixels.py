@@ -877,11 +877,11 @@ def _extend(
     lo, hi = max(c - _COLOUR_TOL, 0), min(c + _COLOUR_TOL, 255)
     c0, c1 = max(x - _EXTEND_CAP * h, 0), min(x + w + _EXTEND_CAP * h, w_img)
 
-    def share(r0: int, r1: int) -> npt.NDArray[np.float64]:
+    def share(r0: int, r1: int, grey_only: bool = False) -> npt.NDArray[np.float64]:
         r0, r1 = max(r0, 0), min(r1, h_img)
         if r1 <= r0:
             return np.zeros(c1 - c0)
-        band = cv2.inRange(g[r0:r1, c0:c1], lo, hi)
+        band = cv2.inRange(g[r0:r1, c0:c1], int(c), int(c)) if grey_only else cv2.inRange(g[r0:r1, c0:c1], lo, hi)
         return np.asarray(np.count_nonzero(band, axis=0) / (r1 - r0), np.float64)
 
     memo: list[Any] = []
@@ -941,13 +941,9 @@ def _extend(
         if hi - lo != 2 * _COLOUR_TOL:
             return False  # a noisy line's band of greys
         if not exact:
-            def sh(r0: int, r1: int) -> npt.NDArray[np.float64]:
-                r0, r1 = max(r0, 0), min(r1, h_img)
-                if r1 <= r0:
-                    return np.zeros(c1 - c0)
-                return np.asarray(np.count_nonzero(g[r0:r1, c0:c1] == int(c), axis=0) / (r1 - r0), np.float64)
-            ins = sh(y, y + h)
-            exact.extend([ins, (sh(y - h, y) + sh(y + h, y + 2 * h)) / 2, float(ins[x - c0 : x + w - c0].mean())])
+            ins = share(y, y + h, True)
+            out = (share(y - h, y, True) + share(y + h, y + 2 * h, True)) / 2
+            exact.extend([ins, out, float(ins[x - c0 : x + w - c0].mean())])
         ins, out, own0 = exact
         d_in, d_out = float(ins[a - c0 : b - c0].mean()), float(out[a - c0 : b - c0].mean())
         return d_in >= max(_COLOUR_KEEP * own0, _COLOUR_MIN) and d_in >= _COLOUR_OVER * d_out
@@ -1071,6 +1067,20 @@ def _one_row(same: npt.NDArray[np.float64], hm: float, p: _Params, ink: float = 
     return bool(q3 - q1 <= _ROW_IQR * hm and y1 - y0 <= _ROW_TALL * hm)
 
 
+def _word(
+    c: npt.NDArray[np.float64], strokes: tuple[npt.NDArray[Any], npt.NDArray[Any]], p: _Params, k: float = 1.0
+) -> bool:
+    """One wide component of touching letters: 2.5 heights wide, separated
+    ``k * p.word_sep`` from its box, crossed by ``p.word_cuts`` strokes
+    (once per height of its width above ``_WORD_SMALL``; see ``_WORD_CUTS_H``)."""
+    cuts = max(p.word_cuts, _WORD_CUTS_H * c[_W] / c[_H] if c[_H] > _WORD_SMALL else 0)
+    return bool(c[_W] >= 2.5 * c[_H] and c[_SEP] >= k * p.word_sep and _crossings(strokes[int(c[_POL])], c) >= cuts)
+
+
+def _overlap(o: tuple[int, int, int, int, float, float], lines: list[tuple[int, int, int, int, float, float]]) -> int:
+    """Columns of line `o` that `lines` span, summed over them."""
+    return sum(max(0, min(o[0] + o[2], b[0] + b[2]) - max(o[0], b[0])) for b in lines)
+
 def _row_line(
     mem: npt.NDArray[np.float64],
     strokes: tuple[npt.NDArray[Any], npt.NDArray[Any]],
@@ -1130,8 +1140,7 @@ def _row_line(
         # streak of speckle or a fibre is as wide and crossed as often)
         if len(rest) == 1 and (len(mem) == 1 or rest[0, _H] <= _WORD_SMALL):
             c = rest[0]
-            cuts = max(p.word_cuts, _WORD_CUTS_H * c[_W] / c[_H] if c[_H] > _WORD_SMALL else 0)  # see _WORD_CUTS_H
-            if c[_W] >= 2.5 * c[_H] and c[_SEP] >= p.word_sep and _crossings(strokes[int(c[_POL])], c) >= cuts:
+            if _word(c, strokes, p):
                 found = [(int(c[_X]), int(c[_Y]), int(c[_W]), int(c[_H]), pol, float(c[_PEAK]))]
                 n_found = (float(c[_W]), 1, float(c[_H]))
         while len(rest) >= 2:
@@ -1206,11 +1215,7 @@ def _row_line(
             # line of their own, as a lone one does (anti-aliasing spreads the
             # peaks of 5-8 px text: "23:12:52" at 217, "PM" at 200; _WORDS_SEP)
             for c in mem[(mem[:, _POL] == pol) & (mem[:, _H] <= _WORD_SMALL)]:
-                if (
-                    c[_W] >= 2.5 * c[_H]
-                    and c[_SEP] >= _WORDS_SEP * p.word_sep
-                    and _crossings(strokes[int(c[_POL])], c) >= p.word_cuts
-                ):
+                if _word(c, strokes, p, _WORDS_SEP):
                     found.append((int(c[_X]), int(c[_Y]), int(c[_W]), int(c[_H]), pol, float(c[_PEAK])))
                     n_found = (n_found[0] + float(c[_W]), n_found[1] + 1, n_found[2] + float(c[_H]))
         spread = float(np.mean(off)) if len(off) >= _SPREAD_N else None
@@ -1268,13 +1273,13 @@ def _row_line(
             o
             for o in other
             if o[5] < _CLIPPED
-            and sum(max(0, min(o[0] + o[2], b[0] + b[2]) - max(o[0], b[0])) for b in clipped) > _OTHER_OVER * o[2]
+            and _overlap(o, clipped) > _OTHER_OVER * o[2]
         ]
     # a line of the other polarity beside the row's lines (not over them) is
     # more of the text: the letters of a line crossing a brighter structure
     # change polarity there
     for o in other:
-        over = sum(max(0, min(o[0] + o[2], b[0] + b[2]) - max(o[0], b[0])) for b in best)
+        over = _overlap(o, best)
         if over <= _OTHER_OVER * o[2]:
             best = [*best, o]
     return best
